@@ -1,0 +1,53 @@
+/**
+ * A run of complete lines read from one file, in file order. It is the unit that crosses from
+ * `tail/` into the pipeline, and the unit whose acknowledgement moves a file's checkpoint.
+ *
+ * Offsets are byte offsets in the file. `endOffset` is where reading resumes after this chunk.
+ * A stage that holds an unfinished event (multiline, CRI partial lines) keeps a reference on the
+ * chunk where that event starts, so the chunk (and so the file's checkpoint) is not acknowledged
+ * before the event's record is delivered: acknowledgements form an ordered, contiguous watermark.
+ */
+export interface LineChunk {
+  /** Name of the configured source that discovered the file. */
+  readonly source: string;
+  /** Path the file was opened by (as matched by the source's globs). */
+  readonly path: string;
+  /** Stable identity of the file (device, inode and fingerprint), used by checkpoints and event ids. */
+  readonly fileId: string;
+  /** Decoded lines, without `\n` or a trailing `\r`. */
+  readonly lines: string[];
+  /** Byte offset of each line's first byte; `offsets.length === lines.length`. */
+  readonly offsets: number[];
+  /**
+   * Sparse per-line flags (`truncated`, `invalid_utf8`, ...), or undefined when no line has any.
+   * `flags[i]` belongs to `lines[i]`.
+   */
+  readonly flags: (readonly string[] | undefined)[] | undefined;
+  /** Byte offset just past the last line's terminator. */
+  readonly endOffset: number;
+  /** Raw bytes this chunk covers; what the memory bound counts. */
+  readonly bytes: number;
+  /** Wall-clock time (ms since epoch) the chunk was read; the default `@timestamp`. */
+  readonly readAt: number;
+  /**
+   * Outstanding references. The tailer creates a chunk with `refs = 1` (the pipeline's processing
+   * hold); every event made from it holds one more until its record is delivered or spooled. When
+   * the count reaches 0 the chunk is acknowledged (see `releaseChunk`).
+   */
+  refs: number;
+}
+
+/** Drops one reference; acknowledges the chunk when it was the last. Called once per reference. */
+export function releaseChunk(chunk: LineChunk, acknowledger: ChunkAcknowledger): void {
+  if (--chunk.refs === 0) acknowledger.ack(chunk);
+}
+
+/** Where the tailer hands chunks. A returned promise means "stop reading until it settles" (backpressure). */
+export interface ChunkSink {
+  write(chunk: LineChunk): undefined | Promise<void>;
+}
+
+/** Where the pipeline reports that every record made from a chunk was delivered (or spooled). */
+export interface ChunkAcknowledger {
+  ack(chunk: LineChunk): void;
+}
