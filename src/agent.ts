@@ -1,0 +1,238 @@
+/**
+ * The one module that knows every stage and wires them. Records flow right, acknowledgements left:
+ *
+ *   files ─► Tailer ─LineChunk─► Agent.write ─► Decoder (per file: parser chain, multiline)
+ *              ▲                                   │ ParsedEvent (owns a ref on its first chunk)
+ *              │ ack(chunk): checkpoint moves       ▼
+ *              │                                Enricher (per file) ─► OutRecord ─► Batcher
+ *              │                                                                     │ Batch
+ *           Agent.ack ◄── releaseChunk(record.chunk) ◄── delivered ◄── Sender ◄──────┘
+ *              │                                                        │
+ *              └─► MemoryBound.release (backpressure)          ProducerPort: Kafka | stdout (--dry-run)
+ *
+ * A chunk is acknowledged when its last reference goes: the processing hold (released after
+ * decode) and one per event that started in it (released when its record was delivered). The
+ * tailer turns acknowledgements into an ordered, contiguous per-file checkpoint, so a checkpoint
+ * never passes a line that Kafka has not acknowledged.
+ */
+import { hostname } from 'node:os';
+import { Batcher } from './batch/batcher.ts';
+import { MemoryBound } from './batch/memory-bound.ts';
+import type { Config, SourceConfig } from './config/schema.ts';
+import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
+import { type Clock, systemClock } from './model/clock.ts';
+import { type ChunkAcknowledger, type ChunkSink, type LineChunk, releaseChunk } from './model/line-chunk.ts';
+import type { OutRecord, ParsedEvent } from './model/record.ts';
+import type { Logger } from './observe/logger.ts';
+import { createDecoder, type Decoder } from './parse/decoder.ts';
+import type { ClassifiedError } from './sink/classify.ts';
+import { KafkaProducer } from './sink/kafka-producer.ts';
+import type { Batch, ProducerPort } from './sink/producer-port.ts';
+import { Sender } from './sink/sender.ts';
+import { StdoutProducer } from './sink/stdout-producer.ts';
+import { Tailer } from './tail/tailer.ts';
+
+export interface AgentOptions {
+  log: Logger;
+  /** Write NDJSON to stdout instead of Kafka. */
+  dryRun?: boolean;
+  /** Replaces the producer (tests); by default Kafka, or stdout with dryRun. */
+  producer?: ProducerPort;
+  clock?: Clock;
+}
+
+interface FileState {
+  decoder: Decoder;
+  enricher: FileEnricher;
+}
+
+const EXPIRY_SCAN_MS = 200;
+
+export class Agent implements ChunkSink, ChunkAcknowledger {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #producer: ProducerPort;
+  readonly #memory: MemoryBound;
+  readonly #batcher: Batcher;
+  readonly #sender: Sender;
+  readonly #tailer: Tailer;
+  readonly #sources = new Map<string, { config: SourceConfig; enricher: Enricher }>();
+  readonly #files = new Map<string, FileState>();
+  readonly #events: ParsedEvent[] = [];
+  #expiryTimer: NodeJS.Timeout | undefined;
+  readonly stats = { chunks: 0, lines: 0, events: 0, records_delivered: 0, records_rejected: 0 };
+
+  constructor(config: Config, opts: AgentOptions) {
+    this.#config = config;
+    this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
+    this.#producer =
+      opts.producer ?? (opts.dryRun ? new StdoutProducer() : new KafkaProducer(config.sink.kafka, opts.log));
+    this.#memory = new MemoryBound(config.buffer.max_bytes, this.#clock);
+    this.#sender = new Sender({
+      port: this.#producer,
+      retry: config.sink.kafka.retry,
+      brokers: config.sink.kafka.brokers,
+      log: opts.log,
+      clock: this.#clock,
+      onDelivered: (batch) => this.#onDelivered(batch),
+      onRejected: (batch, error) => this.#onRejected(batch, error),
+    });
+    this.#batcher = new Batcher(config.batch, (batch) => this.#sender.enqueue(batch), this.#clock);
+    const enrichSettings = {
+      ...config.enrich,
+      default_topic: config.sink.kafka.topic,
+    };
+    for (const source of config.sources) {
+      this.#sources.set(source.name, { config: source, enricher: createEnricher(source, enrichSettings) });
+    }
+    this.#tailer = new Tailer({
+      sources: config.sources,
+      settings: config.tail,
+      dataDir: config.data_dir,
+      sink: this,
+      log: opts.log,
+      clock: this.#clock,
+      onFileClosed: (fileId: string) => this.#onFileClosed(fileId),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#log.info(
+      { sources: this.#config.sources.length, host: hostname(), data_dir: this.#config.data_dir },
+      'agent starting',
+    );
+    await this.#producer.connect().catch((err: unknown) => {
+      // Not fatal: the sender retries with backoff and the memory bound pauses the tailers meanwhile.
+      this.#log.warn({ err: (err as Error).message }, 'initial broker connection failed; will keep trying');
+    });
+    await this.#tailer.start();
+    this.#expiryTimer = setInterval(() => this.#flushExpired(), EXPIRY_SCAN_MS);
+    this.#expiryTimer.unref();
+  }
+
+  /** ChunkSink: called by the tailer for every chunk, in file order. */
+  write(chunk: LineChunk): undefined | Promise<void> {
+    const wait = this.#memory.hold(chunk.bytes);
+    this.stats.chunks++;
+    this.stats.lines += chunk.lines.length;
+    const file = this.#fileState(chunk);
+    const events = this.#events;
+    events.length = 0;
+    file.decoder.decode(chunk, events);
+    this.#emit(file.enricher, events);
+    releaseChunk(chunk, this);
+    return wait;
+  }
+
+  /** ChunkAcknowledger: every record made from the chunk is delivered. */
+  ack(chunk: LineChunk): void {
+    this.#memory.release(chunk.bytes);
+    this.#tailer.ack(chunk);
+  }
+
+  /**
+   * Graceful stop: no more reading, held events and open batches flushed, up to `timeoutMs` for the
+   * broker to acknowledge them, then checkpoints persisted. What is not acknowledged by then is
+   * read again after a restart (at-least-once).
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    clearInterval(this.#expiryTimer);
+    await this.#tailer.stop();
+    this.#memory.releaseWaiters();
+    for (const file of this.#files.values()) this.#flushFile(file);
+    this.#batcher.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.#sender.idle().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut)
+      this.#log.warn(
+        { queued_batches: this.#sender.queued },
+        'shutdown timeout: unsent batches will be re-read after restart',
+      );
+    this.#sender.stop();
+    await this.#tailer.flushCheckpoints();
+    await this.#producer.disconnect().catch(() => {});
+    this.#log.info({ ...this.stats, ...this.#sender.stats }, 'agent stopped');
+  }
+
+  get senderStats(): Sender['stats'] {
+    return this.#sender.stats;
+  }
+
+  #fileState(chunk: LineChunk): FileState {
+    let file = this.#files.get(chunk.fileId);
+    if (file === undefined) {
+      const source = this.#sources.get(chunk.source);
+      if (source === undefined) throw new Error(`chunk from unknown source ${chunk.source}`);
+      file = {
+        decoder: createDecoder(source.config),
+        enricher: source.enricher.forFile(chunk.path, chunk.fileId),
+      };
+      this.#files.set(chunk.fileId, file);
+    }
+    return file;
+  }
+
+  #emit(enricher: FileEnricher, events: ParsedEvent[]): void {
+    this.stats.events += events.length;
+    for (let i = 0; i < events.length; i++) {
+      this.#batcher.add(enricher.toRecord(events[i]) as OutRecord);
+    }
+  }
+
+  #flushExpired(): void {
+    const now = this.#clock.now();
+    const events = this.#events;
+    for (const file of this.#files.values()) {
+      events.length = 0;
+      file.decoder.flushExpired(now, events);
+      if (events.length > 0) this.#emit(file.enricher, events);
+    }
+  }
+
+  #flushFile(file: FileState): void {
+    const events = this.#events;
+    events.length = 0;
+    file.decoder.flushAll(events);
+    if (events.length > 0) this.#emit(file.enricher, events);
+  }
+
+  #onFileClosed(fileId: string): void {
+    const file = this.#files.get(fileId);
+    if (file === undefined) return;
+    this.#flushFile(file);
+    this.#files.delete(fileId);
+  }
+
+  #onDelivered(batch: Batch): void {
+    const { records } = batch;
+    this.stats.records_delivered += records.length;
+    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+  }
+
+  #onRejected(batch: Batch, error: ClassifiedError): void {
+    const { records } = batch;
+    const first = records[0];
+    const last = records[records.length - 1];
+    this.stats.records_rejected += records.length;
+    this.#log.error(
+      {
+        code: error.error.code,
+        reason: error.reason,
+        topic: batch.topic,
+        records: records.length,
+        first: { path: first.chunk.path, offset: first.chunk.offsets[0] },
+        last: { path: last.chunk.path },
+      },
+      `records dropped: ${error.error.message}`,
+    );
+    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+  }
+}

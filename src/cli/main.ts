@@ -1,0 +1,84 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ExitCode, LogferryError } from '../model/errors.ts';
+import { checkConfigCommand } from './check-config.ts';
+import { runCommand } from './run.ts';
+import { VERSION } from './version.ts';
+
+/** Thin: parse arguments, call in. Every user-facing failure ends as one line and a distinct exit code. */
+async function main(argv: string[]): Promise<number> {
+  let code: number = ExitCode.ok;
+  await yargs(argv)
+    .scriptName('logferry')
+    .usage('$0 <command> [options]')
+    .command(
+      'run',
+      'Tail the configured files and ship every line to Kafka',
+      (y) =>
+        y
+          .option('config', {
+            alias: 'c',
+            type: 'string',
+            demandOption: true,
+            describe: 'Config file (YAML or JSON)',
+          })
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'Write the records as NDJSON to stdout instead of Kafka',
+          })
+          .example('$0 run --config /etc/logferry/logferry.yaml', 'ship to Kafka')
+          .example('$0 run --config logferry.yaml --dry-run | head', 'see the records without a broker'),
+      async (args) => {
+        code = await runCommand({ config: args.config, dryRun: args['dry-run'] });
+      },
+    )
+    .command(
+      'check-config <file>',
+      'Validate a config file; exit 0 when valid',
+      (y) =>
+        y.positional('file', { type: 'string', demandOption: true, describe: 'Config file (YAML or JSON)' }),
+      (args) => {
+        code = checkConfigCommand(args.file);
+      },
+    )
+    .command(
+      'version',
+      'Print the version',
+      () => {},
+      () => {
+        process.stdout.write(`logferry ${VERSION} (node ${process.versions.node})\n`);
+      },
+    )
+    .demandCommand(1, 'Name a command: run, check-config, version (see --help)')
+    .strict()
+    .version(VERSION)
+    .help()
+    .epilogue(
+      'Exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 broker unreachable, 5 authentication, 6 topic, 7 file I/O, 8 spool.',
+    )
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help() && ''}logferry: ${msg}\n`);
+      process.exit(ExitCode.usage);
+    })
+    .parseAsync();
+  return code;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    // Exit explicitly once stdout has drained: a dry run's last records must not be cut, and no
+    // stray handle may keep a stopped agent alive.
+    process.stdout.write('', () => process.exit(code));
+  },
+  (err: unknown) => {
+    if (err instanceof LogferryError) {
+      process.stderr.write(`logferry: ${err.message} [${err.code}]\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`logferry: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

@@ -1,0 +1,126 @@
+import { type Clock, systemClock } from '../model/clock.ts';
+import type { Logger } from '../observe/logger.ts';
+import { type ClassifiedError, classifySendError } from './classify.ts';
+import type { Batch, ProducerPort } from './producer-port.ts';
+import { backoffDelay } from './retry.ts';
+import type { RetryConfig } from './sink-config.ts';
+
+export interface SenderOptions {
+  port: ProducerPort;
+  retry: RetryConfig;
+  brokers: readonly string[];
+  log: Logger;
+  clock?: Clock;
+  /** The broker acknowledged the batch per the acks setting. */
+  onDelivered(batch: Batch): void;
+  /** The batch can never be delivered (for example too large); the caller accounts for it. */
+  onRejected(batch: Batch, error: ClassifiedError): void;
+}
+
+/**
+ * Sends batches one at a time, in order, and owns retries: a retriable failure is tried again after
+ * a jittered exponential backoff for as long as it takes (the memory bound stops the tailers
+ * meanwhile); a permanent one is handed to `onRejected` and the next batch goes.
+ */
+export class Sender {
+  readonly #opts: SenderOptions;
+  readonly #clock: Clock;
+  readonly #queue: Batch[] = [];
+  #running = false;
+  #stopped = false;
+  #idleWaiters: (() => void)[] = [];
+  #wake: (() => void) | undefined;
+  #wakeTimer: unknown;
+  readonly stats = { batches_sent: 0, records_sent: 0, bytes_sent: 0, send_failures: 0, records_rejected: 0 };
+  /** Failures by reason label, for metrics. */
+  readonly failuresByReason: Record<string, number> = {};
+
+  constructor(opts: SenderOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  enqueue(batch: Batch): void {
+    if (this.#stopped) return;
+    this.#queue.push(batch);
+    if (!this.#running) void this.#run();
+  }
+
+  /** Resolves when every enqueued batch was delivered or rejected, or the sender was stopped. */
+  idle(): Promise<void> {
+    if ((!this.#running && this.#queue.length === 0) || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops after the send in flight; queued batches stay unacknowledged and are re-read after a restart. */
+  stop(): void {
+    this.#stopped = true;
+    this.#clock.clearTimeout(this.#wakeTimer);
+    this.#wake?.();
+    this.#settleIdle();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    let attempt = 0;
+    let failing: string | undefined;
+    while (this.#queue.length > 0 && !this.#stopped) {
+      const batch = this.#queue[0];
+      try {
+        await this.#opts.port.send(batch);
+      } catch (err) {
+        if (this.#stopped) break;
+        const classified = classifySendError(err, this.#opts.brokers, batch.topic);
+        this.stats.send_failures++;
+        this.failuresByReason[classified.reason] = (this.failuresByReason[classified.reason] ?? 0) + 1;
+        if (classified.disposition === 'permanent') {
+          this.#queue.shift();
+          this.stats.records_rejected += batch.records.length;
+          this.#opts.onRejected(batch, classified);
+          attempt = 0;
+          continue;
+        }
+        attempt++;
+        if (failing !== classified.reason) {
+          failing = classified.reason;
+          this.#opts.log.error(
+            { code: classified.error.code, reason: classified.reason, topic: batch.topic },
+            classified.error.message,
+          );
+        }
+        await this.#sleep(backoffDelay(this.#opts.retry, attempt));
+        continue;
+      }
+      this.#queue.shift();
+      if (failing !== undefined) {
+        this.#opts.log.info({ topic: batch.topic, attempts: attempt + 1 }, 'delivery recovered');
+        failing = undefined;
+      }
+      attempt = 0;
+      this.stats.batches_sent++;
+      this.stats.records_sent += batch.records.length;
+      this.stats.bytes_sent += batch.bytes;
+      this.#opts.onDelivered(batch);
+    }
+    this.#running = false;
+    this.#settleIdle();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#wakeTimer = this.#clock.setTimeout(resolve, ms);
+    });
+  }
+
+  #settleIdle(): void {
+    if (this.#running && !this.#stopped) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

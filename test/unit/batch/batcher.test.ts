@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Batcher } from '../../../src/batch/batcher.ts';
+import type { LineChunk } from '../../../src/model/line-chunk.ts';
+import type { OutRecord } from '../../../src/model/record.ts';
+import type { Batch } from '../../../src/sink/producer-port.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
+
+const chunk = {} as LineChunk;
+const rec = (topic: string, value: string): OutRecord => ({ topic, key: 'k', value, chunk });
+
+test('closes a batch at max_records, in arrival order', () => {
+  const out: Batch[] = [];
+  const b = new Batcher(
+    { max_records: 3, max_bytes: 1 << 20, linger_ms: 100 },
+    (x) => out.push(x),
+    new ManualClock(),
+  );
+  for (let i = 0; i < 7; i++) b.add(rec('t', `v${i}`));
+  assert.equal(out.length, 2);
+  assert.deepEqual(
+    out.flatMap((x) => x.records.map((r) => r.value)),
+    ['v0', 'v1', 'v2', 'v3', 'v4', 'v5'],
+  );
+  b.flush();
+  assert.equal(out.length, 3);
+  assert.equal(out[2].records[0].value, 'v6');
+});
+
+test('closes a batch before it would pass max_bytes', () => {
+  const out: Batch[] = [];
+  const b = new Batcher(
+    { max_records: 100, max_bytes: 1024, linger_ms: 100 },
+    (x) => out.push(x),
+    new ManualClock(),
+  );
+  const v = 'x'.repeat(400);
+  b.add(rec('t', v));
+  b.add(rec('t', v));
+  assert.equal(out.length, 0);
+  b.add(rec('t', v));
+  assert.equal(out.length, 1);
+  assert.equal(out[0].records.length, 2);
+  assert.ok(out[0].bytes <= 1024);
+});
+
+test('a batch lingers at most linger_ms after its first record', () => {
+  const out: Batch[] = [];
+  const clock = new ManualClock();
+  const b = new Batcher({ max_records: 100, max_bytes: 1 << 20, linger_ms: 50 }, (x) => out.push(x), clock);
+  b.add(rec('t', 'a'));
+  clock.advance(30);
+  b.add(rec('t', 'b'));
+  assert.equal(out.length, 0);
+  clock.advance(20);
+  assert.equal(out.length, 1);
+  assert.equal(out[0].records.length, 2);
+  clock.advance(1000);
+  assert.equal(out.length, 1, 'no empty batch after linger');
+});
+
+test('keeps one open batch per topic', () => {
+  const out: Batch[] = [];
+  const b = new Batcher(
+    { max_records: 2, max_bytes: 1 << 20, linger_ms: 50 },
+    (x) => out.push(x),
+    new ManualClock(),
+  );
+  b.add(rec('a', '1'));
+  b.add(rec('b', '2'));
+  b.add(rec('a', '3'));
+  assert.equal(out.length, 1);
+  assert.equal(out[0].topic, 'a');
+  b.flush();
+  assert.deepEqual(
+    out.map((x) => x.topic),
+    ['a', 'b'],
+  );
+});
