@@ -1,0 +1,281 @@
+/**
+ * ParsedEvent -> OutRecord: adds where the event came from (host, service, file, Kubernetes), a
+ * deterministic event id, static labels, and decides the record's topic and key.
+ *
+ * Record (ECS names, nested; optional parts only when present):
+ *   {"@timestamp","message","host":{"name"},"service":{"name"},
+ *    "log":{"file":{"path"},"offset","level"?,"flags"?},"event":{"id"},
+ *    "kubernetes":{"namespace","pod":{"name","uid"?},"container":{"name"}}?,"container":{"id"}?,
+ *    "labels":{static fields}?,"fields":{parsed fields}?,"schema_version":1}
+ *
+ * Parsed fields live under "fields" and static fields under "labels", so nothing a log line
+ * contains can overwrite the agent's metadata. Everything known per file is encoded once, in
+ * forFile(); a record only encodes the timestamp, message, offset and what the parser found.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { EnrichConfigError } from '../model/errors.ts';
+import type { OutRecord, ParsedEvent } from '../model/record.ts';
+import type { EnrichSettings, EnrichSource } from './enrich-config.ts';
+import { expandEnv } from './env-expand.ts';
+import { kubernetesFromPath } from './path-metadata.ts';
+import {
+  type BoundTemplate,
+  bindTemplate,
+  compileTemplate,
+  type FileContext,
+  fieldValue,
+  renderTemplate,
+  type TemplatePart,
+} from './template.ts';
+
+export interface EnricherStats {
+  records: number;
+  /** Records keyed by the host name because their key template had a missing field. */
+  key_fallback: number;
+  /** Records sent to the fallback topic (missing field, or nothing left after sanitising). */
+  topic_fallback: number;
+}
+
+export interface FileEnricher {
+  /** Builds the record; it takes over the event's reference on `event.chunk`. */
+  toRecord(event: ParsedEvent, readAt?: number): OutRecord;
+  readonly context: Readonly<FileContext>;
+}
+
+export interface Enricher {
+  /** Per-file metadata (path captures, Kubernetes, encoded envelope) is computed here, once. */
+  forFile(path: string, fileId: string): FileEnricher;
+  readonly hostName: string;
+  readonly stats: EnricherStats;
+}
+
+const TOPIC_ILLEGAL = /[^a-zA-Z0-9._-]/g;
+
+/** Kafka topic rules: [a-zA-Z0-9._-], at most 249 characters, not "." or "..". */
+export function sanitizeTopic(name: string): string | undefined {
+  let t = name.replace(TOPIC_ILLEGAL, '_');
+  if (t.length > 249) t = t.slice(0, 249);
+  if (t === '' || t === '.' || t === '..') return undefined;
+  return t;
+}
+
+type KeySpec = { mode: 'none' } | { mode: 'template'; parts: TemplatePart[] };
+
+function compileKey(spec: string, what: string): KeySpec {
+  const s = spec.trim();
+  if (s === 'none') return { mode: 'none' };
+  if (s === '' || s === 'host') return { mode: 'template', parts: [{ kind: 'host' }] };
+  if (s === 'service') return { mode: 'template', parts: [{ kind: 'service' }] };
+  if (s.includes('{')) return { mode: 'template', parts: compileTemplate(s, what) };
+  return { mode: 'template', parts: compileTemplate(`{${s}}`, what) };
+}
+
+function staticLabels(
+  global: Record<string, string | number | boolean> | undefined,
+  local: Record<string, string | number | boolean> | undefined,
+  env: NodeJS.ProcessEnv,
+): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const src of [global, local]) {
+    if (src === undefined) continue;
+    for (const [k, v] of Object.entries(src)) out[k] = typeof v === 'string' ? expandEnv(v, env) : v;
+  }
+  return out;
+}
+
+export function createEnricher(
+  source: EnrichSource,
+  settings: EnrichSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): Enricher {
+  return new SourceEnricher(source, settings, env);
+}
+
+class SourceEnricher implements Enricher {
+  readonly hostName: string;
+  readonly stats: EnricherStats = { records: 0, key_fallback: 0, topic_fallback: 0 };
+  readonly source: EnrichSource;
+  readonly labels: Record<string, string | number | boolean>;
+  readonly labelsJson: string;
+  readonly servicePath: RegExp | undefined;
+  readonly serviceField: readonly string[] | undefined;
+  readonly key: KeySpec;
+  readonly topic: TemplatePart[];
+  readonly fallbackTopic: string;
+
+  constructor(source: EnrichSource, settings: EnrichSettings, env: NodeJS.ProcessEnv) {
+    this.source = source;
+    this.hostName = settings.host_name || env['NODE_NAME'] || hostname();
+    this.labels = staticLabels(settings.fields, source.fields, env);
+    this.labelsJson = Object.keys(this.labels).length > 0 ? `,"labels":${JSON.stringify(this.labels)}` : '';
+    const sp = source.service_from_path ?? '';
+    try {
+      this.servicePath = sp !== '' ? new RegExp(sp) : undefined;
+    } catch (e) {
+      throw new EnrichConfigError(
+        `source ${source.name}: service_from_path is not a valid regular expression (${(e as Error).message}): fix the pattern`,
+      );
+    }
+    const sf = source.service_field ?? '';
+    this.serviceField = sf !== '' ? sf.split('.') : undefined;
+    const keySpec = source.key || settings.key || 'host';
+    this.key = compileKey(keySpec, `source ${source.name}: key`);
+    const fallback = sanitizeTopic(expandEnv(settings.fallback_topic || 'logferry-unrouted', env));
+    if (fallback === undefined) {
+      throw new EnrichConfigError('enrich.fallback_topic is empty after sanitising: set a topic name');
+    }
+    this.fallbackTopic = fallback;
+    this.topic = compileTemplate(
+      source.topic || settings.default_topic || fallback,
+      `source ${source.name}: topic`,
+    );
+  }
+
+  forFile(path: string, fileId: string): FileEnricher {
+    return new PathEnricher(this, path, fileId);
+  }
+}
+
+const idHashes = new Map<string, string>();
+
+/** A short stable digest of the file identity; event ids are `<digest>-<offset>`. */
+function fileDigest(fileId: string): string {
+  let d = idHashes.get(fileId);
+  if (d === undefined) {
+    d = createHash('sha256').update(fileId).digest('hex').slice(0, 16);
+    if (idHashes.size > 100_000) idHashes.clear();
+    idHashes.set(fileId, d);
+  }
+  return d;
+}
+
+// @timestamp: consecutive records mostly share the second, so reuse its ISO prefix.
+let isoSec = Number.NaN;
+let isoPrefix = '';
+
+function isoTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSec) {
+    const s = new Date(sec * 1000).toISOString(); // ...T13:55:36.000Z
+    isoPrefix = s.slice(0, s.length - 4);
+    isoSec = sec;
+  }
+  const frac = ms - sec * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+}
+
+const MAX_TIME = 8.64e15;
+
+class PathEnricher implements FileEnricher {
+  readonly context: FileContext;
+  private readonly owner: SourceEnricher;
+  private readonly idPrefix: string;
+  private readonly headHost: string;
+  private readonly serviceJson: string;
+  private readonly headPath: string;
+  private readonly tail: string;
+  private readonly key: BoundTemplate | undefined;
+  private readonly topic: BoundTemplate;
+  private readonly serviceDynamic: boolean;
+  private readonly topicCache = new Map<string, string | undefined>();
+
+  constructor(owner: SourceEnricher, path: string, fileId: string) {
+    this.owner = owner;
+    const src = owner.source;
+    const captures: Record<string, string | undefined> = {};
+    if (owner.servicePath !== undefined) {
+      const m = owner.servicePath.exec(path);
+      if (m?.groups !== undefined) Object.assign(captures, m.groups);
+    }
+    const k8s = src.kubernetes === false ? undefined : kubernetesFromPath(path);
+    const service = src.service || captures['service'] || k8s?.containerName || src.name;
+    this.context = {
+      host: owner.hostName,
+      service,
+      filePath: path,
+      source: src.name,
+      k8s: {
+        namespace: k8s?.namespace,
+        'pod.name': k8s?.podName,
+        'pod.uid': k8s?.podUid,
+        'container.name': k8s?.containerName,
+      },
+      containerId: k8s?.containerId,
+      labels: owner.labels,
+      captures,
+    };
+    this.serviceDynamic = !src.service && owner.serviceField !== undefined;
+    this.idPrefix = `,"event":{"id":"${fileDigest(fileId)}-`;
+    this.headHost = `,"host":{"name":${JSON.stringify(owner.hostName)}},"service":{"name":`;
+    this.serviceJson = JSON.stringify(service);
+    this.headPath = `},"log":{"file":{"path":${JSON.stringify(path)}},"offset":`;
+    let tail = '"}';
+    if (k8s !== undefined) {
+      const pod = k8s.podUid !== undefined ? { name: k8s.podName, uid: k8s.podUid } : { name: k8s.podName };
+      tail += `,"kubernetes":${JSON.stringify({ namespace: k8s.namespace, pod, container: { name: k8s.containerName } })}`;
+      if (k8s.containerId !== undefined) tail += `,"container":{"id":${JSON.stringify(k8s.containerId)}}`;
+    }
+    this.tail = tail + owner.labelsJson;
+    this.key =
+      owner.key.mode === 'none'
+        ? undefined
+        : bindTemplate(owner.key.parts, this.context, this.serviceDynamic);
+    const topic = bindTemplate(owner.topic, this.context, this.serviceDynamic);
+    this.topic = topic.constant
+      ? { constant: true, value: topic.value === undefined ? undefined : sanitizeTopic(topic.value) }
+      : topic;
+  }
+
+  toRecord(ev: ParsedEvent, readAt?: number): OutRecord {
+    const owner = this.owner;
+    owner.stats.records++;
+    let ts = ev.timestamp;
+    if (ts === undefined || !(ts > -MAX_TIME && ts < MAX_TIME)) ts = readAt ?? ev.chunk.readAt;
+    let serviceJson = this.serviceJson;
+    let service = this.context.service;
+    if (this.serviceDynamic) {
+      const v = fieldValue(ev.fields, owner.serviceField!);
+      if (v !== undefined) {
+        service = v;
+        serviceJson = JSON.stringify(v);
+      }
+    }
+    let log = '';
+    if (ev.level !== undefined) log += `,"level":${JSON.stringify(ev.level)}`;
+    if (ev.flags !== undefined && ev.flags.length > 0) log += `,"flags":${JSON.stringify(ev.flags)}`;
+    const value =
+      `{"@timestamp":"${isoTime(ts)}","message":${JSON.stringify(ev.message)}${this.headHost}${serviceJson}` +
+      `${this.headPath}${ev.offset}${log}}${this.idPrefix}${ev.offset}${this.tail}` +
+      `${ev.fields !== undefined ? `,"fields":${JSON.stringify(ev.fields)}` : ''},"schema_version":1}`;
+
+    let key: string | null = null;
+    const k = this.key;
+    if (k !== undefined) {
+      const v = k.constant ? k.value : renderTemplate(k.parts, ev, service);
+      if (v === undefined) {
+        owner.stats.key_fallback++;
+        key = owner.hostName;
+      } else key = v;
+    }
+    const t = this.topic;
+    let topic: string | undefined;
+    if (t.constant) topic = t.value;
+    else {
+      const raw = renderTemplate(t.parts, ev, service);
+      if (raw !== undefined) {
+        topic = this.topicCache.get(raw);
+        if (topic === undefined && !this.topicCache.has(raw)) {
+          topic = sanitizeTopic(raw);
+          if (this.topicCache.size >= 1024) this.topicCache.clear();
+          this.topicCache.set(raw, topic);
+        }
+      }
+    }
+    if (topic === undefined) {
+      owner.stats.topic_fallback++;
+      topic = owner.fallbackTopic;
+    }
+    return { topic, key, value, chunk: ev.chunk };
+  }
+}

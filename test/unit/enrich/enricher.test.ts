@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createEnricher } from '../../../src/enrich/enricher.ts';
+import type { ParsedEvent } from '../../../src/model/record.ts';
+import { createDecoder } from '../../../src/parse/decoder.ts';
+import { makeChunk } from '../parse/chunk-helper.ts';
+
+function decodeOne(lines: string[]): ParsedEvent[] {
+  const out: ParsedEvent[] = [];
+  createDecoder({ name: 'app' }).decode(makeChunk(lines, { start: 10 }), out);
+  return out;
+}
+
+describe('enricher defaults (issue 2 shape)', () => {
+  it('produces exactly the foundation record with parser none, keyed by host, default topic', () => {
+    const enr = createEnricher({ name: 'app', service: 'checkout' }, { default_topic: 'logs' }, {});
+    const fe = enr.forFile('/var/log/app/app.log', 'dev1:ino42:fp0');
+    const [ev] = decodeOne(['hello "world"']);
+    const rec = fe.toRecord(ev);
+    assert.equal(rec.topic, 'logs');
+    assert.equal(rec.key, enr.hostName);
+    assert.equal(rec.chunk, ev.chunk);
+    const v = JSON.parse(rec.value);
+    assert.deepEqual(Object.keys(v), [
+      '@timestamp',
+      'message',
+      'host',
+      'service',
+      'log',
+      'event',
+      'schema_version',
+    ]);
+    assert.equal(v['@timestamp'], '2024-01-02T03:04:05.678Z');
+    assert.equal(v.message, 'hello "world"');
+    assert.deepEqual(v.host, { name: enr.hostName });
+    assert.deepEqual(v.service, { name: 'checkout' });
+    assert.deepEqual(v.log, { file: { path: '/var/log/app/app.log' }, offset: 10 });
+    assert.match(v.event.id, /^[0-9a-f]{16}-10$/);
+    assert.equal(v.schema_version, 1);
+  });
+
+  it('uses NODE_NAME, then host_name override, for host.name', () => {
+    const a = createEnricher({ name: 'app' }, { default_topic: 'logs' }, { NODE_NAME: 'node-7' });
+    assert.equal(a.hostName, 'node-7');
+    const b = createEnricher(
+      { name: 'app' },
+      { default_topic: 'logs', host_name: 'h1' },
+      { NODE_NAME: 'node-7' },
+    );
+    assert.equal(b.hostName, 'h1');
+  });
+
+  it('falls back to the source name for service.name and to the read time for @timestamp', () => {
+    const enr = createEnricher({ name: 'web' }, { default_topic: 'logs' }, {});
+    const [ev] = decodeOne(['x']);
+    const v = JSON.parse(enr.forFile('/tmp/a.log', 'f').toRecord(ev, Date.UTC(2020, 5, 6, 7, 8, 9, 5)).value);
+    assert.equal(v.service.name, 'web');
+    assert.equal(v['@timestamp'], '2020-06-06T07:08:09.005Z');
+  });
+
+  it('gives deterministic event ids from file identity and offset', () => {
+    const enr = createEnricher({ name: 'app' }, { default_topic: 'logs' }, {});
+    const evs = decodeOne(['a', 'b']);
+    const id = (fileId: string, ev: ParsedEvent) =>
+      JSON.parse(enr.forFile('/p', fileId).toRecord(ev).value).event.id;
+    assert.equal(id('f1', evs[0]), id('f1', evs[0]));
+    assert.notEqual(id('f1', evs[0]), id('f1', evs[1]));
+    assert.notEqual(id('f1', evs[0]), id('f2', evs[0]));
+  });
+
+  it('encodes flags and level under log, escapes control characters', () => {
+    const enr = createEnricher({ name: 'app' }, { default_topic: 'logs' }, {});
+    const [ev] = decodeOne(['tab\there \u0001 "q" \\']);
+    ev.flags = ['truncated'];
+    ev.level = 'warn';
+    const v = JSON.parse(enr.forFile('/p', 'f').toRecord(ev).value);
+    assert.equal(v.message, 'tab\there \u0001 "q" \\');
+    assert.deepEqual(v.log.flags, ['truncated']);
+    assert.equal(v.log.level, 'warn');
+  });
+});
