@@ -1,0 +1,88 @@
+import kafkajs from 'kafkajs';
+import type { Codec } from './codec.ts';
+import { gzipCodec } from './gzip.ts';
+import { lz4Codec } from './lz4.ts';
+import { snappyCodec } from './snappy.ts';
+import { zstdCodec } from './zstd.ts';
+
+/**
+ * Compression of record batches. kafkajs ships gzip only; `registerCodecs()` adds snappy, lz4 and
+ * zstd to its codec table (a process-wide table inside kafkajs), so every producer and consumer of
+ * this process can use them. Call it once before producing; calling it again changes nothing.
+ *
+ *   sink config `compression` --toKafkajsCompression--> kafkajs CompressionTypes value
+ *                                                         |
+ *   kafkajs record batch encoder --CompressionCodecs[type]()--> { compress, decompress } below
+ */
+
+export type { Codec } from './codec.ts';
+export type { CompressionName } from './codecs-config.ts';
+
+import type { CompressionName } from './codecs-config.ts';
+
+export const COMPRESSION_NAMES: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+/** kafkajs's CompressionTypes value for a configured compression name. */
+export function toKafkajsCompression(name: CompressionName): kafkajs.CompressionTypes {
+  switch (name) {
+    case 'none':
+      return CompressionTypes.None;
+    case 'gzip':
+      return CompressionTypes.GZIP;
+    case 'snappy':
+      return CompressionTypes.Snappy;
+    case 'lz4':
+      return CompressionTypes.LZ4;
+    case 'zstd':
+      return CompressionTypes.ZSTD;
+  }
+}
+
+/** Every codec of ours by name ('none' has none); used by the benchmark, tests and check-config. */
+export const codecs: Readonly<Record<Exclude<CompressionName, 'none'>, Codec>> = {
+  gzip: gzipCodec,
+  snappy: snappyCodec,
+  lz4: lz4Codec,
+  zstd: zstdCodec,
+};
+
+/** What kafkajs calls: `compress` gets its Encoder (whose `buffer` is the encoded records). */
+interface KafkajsCodec {
+  compress(encoder: { buffer: Buffer }): Promise<Buffer>;
+  decompress(buffer: Buffer): Promise<Buffer>;
+}
+
+function adapt(codec: Codec): () => KafkajsCodec {
+  // kafkajs calls the factory once per produce request and partition, so it hands out one object.
+  const adapted: KafkajsCodec = {
+    compress: (encoder) => codec.compress(encoder.buffer),
+    decompress: (buffer) => codec.decompress(buffer),
+  };
+  return () => adapted;
+}
+
+const factories = {
+  [CompressionTypes.Snappy]: adapt(snappyCodec),
+  [CompressionTypes.LZ4]: adapt(lz4Codec),
+  [CompressionTypes.ZSTD]: adapt(zstdCodec),
+};
+
+/** Adds snappy, lz4 and zstd to kafkajs (gzip is its own). Idempotent. */
+export function registerCodecs(): void {
+  CompressionCodecs[CompressionTypes.Snappy] = factories[CompressionTypes.Snappy];
+  CompressionCodecs[CompressionTypes.LZ4] = factories[CompressionTypes.LZ4];
+  CompressionCodecs[CompressionTypes.ZSTD] = factories[CompressionTypes.ZSTD];
+}
+
+/**
+ * Loads the codec's library and round-trips a few bytes, so a platform without a native binary is
+ * reported at startup (or by check-config) rather than at the first batch. Throws
+ * CodecUnavailableError.
+ */
+export async function assertCodecAvailable(name: CompressionName): Promise<void> {
+  if (name === 'none') return;
+  const codec = codecs[name];
+  await codec.decompress(await codec.compress(Buffer.from('logferry')));
+}

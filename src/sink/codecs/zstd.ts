@@ -1,0 +1,36 @@
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { CompressedDataError } from '../../model/errors.ts';
+import type { Codec } from './codec.ts';
+
+/**
+ * zstd from Node's own zlib binding (Node >= 22.15): a standard zstd frame, no third-party
+ * package and no native addon of ours. Level 3 is zstd's default and the Java producer's
+ * (`compression.zstd.level`).
+ */
+
+export const ZSTD_LEVEL = 3;
+
+const zstdCompress = promisify(zlib.zstdCompress);
+const zstdDecompress = promisify(zlib.zstdDecompress);
+const compressOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
+
+export const zstdCodec: Codec = {
+  name: 'zstd',
+  compress(data) {
+    // The pledged size goes into the frame header and lets zstd size its tables for small batches.
+    return zstdCompress(data, { ...compressOptions, pledgedSrcSize: data.length });
+  },
+  async decompress(data) {
+    try {
+      return await zstdDecompress(data);
+    } catch (cause) {
+      throw new CompressedDataError(
+        `zstd: the frame did not decode (${(cause as Error).message}); the data is truncated or corrupt`,
+        {
+          cause,
+        },
+      );
+    }
+  },
+};

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Value } from '@sinclair/typebox/value';
+import kafkajs from 'kafkajs';
+import { CodecUnavailableError, CompressedDataError } from '../../../../src/model/errors.ts';
+import { loadNative } from '../../../../src/sink/codecs/codec.ts';
+import { CompressionSchema } from '../../../../src/sink/codecs/codecs-config.ts';
+import {
+  assertCodecAvailable,
+  COMPRESSION_NAMES,
+  codecs,
+  registerCodecs,
+  toKafkajsCompression,
+} from '../../../../src/sink/codecs/index.ts';
+import { sampleInputs } from './inputs.ts';
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+describe('codecs', () => {
+  for (const [name, codec] of Object.entries(codecs)) {
+    for (const input of sampleInputs()) {
+      it(`${name} round-trips ${input.name}`, async () => {
+        const compressed = await codec.compress(input.data);
+        const back = await codec.decompress(compressed);
+        assert.ok(back.equals(input.data), `${name}: ${input.data.length} bytes in, ${back.length} out`);
+        if (input.name.startsWith('1 MiB of JSON')) assert.ok(compressed.length < input.data.length / 3);
+      });
+    }
+
+    it(`${name} rejects garbage with CompressedDataError`, async () => {
+      await assert.rejects(
+        codec.decompress(Buffer.from('this is not a compressed batch at all')),
+        CompressedDataError,
+      );
+    });
+
+    it(`${name} rejects a truncated batch`, async () => {
+      const compressed = await codec.compress(sampleInputs()[2]!.data);
+      await assert.rejects(
+        codec.decompress(compressed.subarray(0, compressed.length >> 1)),
+        CompressedDataError,
+      );
+    });
+  }
+
+  it('maps every configured name to the kafkajs compression type', () => {
+    assert.deepEqual(
+      COMPRESSION_NAMES.map((n) => toKafkajsCompression(n)),
+      [
+        CompressionTypes.None,
+        CompressionTypes.GZIP,
+        CompressionTypes.Snappy,
+        CompressionTypes.LZ4,
+        CompressionTypes.ZSTD,
+      ],
+    );
+  });
+
+  it('registers snappy, lz4 and zstd in kafkajs, idempotently, and kafkajs then compresses through them', async () => {
+    registerCodecs();
+    const first = CompressionCodecs[CompressionTypes.LZ4];
+    registerCodecs();
+    assert.equal(CompressionCodecs[CompressionTypes.LZ4], first);
+    const data = sampleInputs()[2]!.data;
+    const byName = {
+      snappy: CompressionTypes.Snappy,
+      lz4: CompressionTypes.LZ4,
+      zstd: CompressionTypes.ZSTD,
+    } as const;
+    for (const name of ['snappy', 'lz4', 'zstd'] as const) {
+      assert.equal(toKafkajsCompression(name), byName[name]);
+      const kafkajsCodec = CompressionCodecs[byName[name]]();
+      const compressed: Buffer = await kafkajsCodec.compress({ buffer: data });
+      assert.ok(compressed.length < data.length);
+      assert.ok((await codecs[name].decompress(compressed)).equals(data));
+      assert.ok((await kafkajsCodec.decompress(compressed)).equals(data));
+    }
+  });
+
+  it('our gzip and kafkajs gzip read each other', async () => {
+    const data = sampleInputs()[2]!.data;
+    const theirs = CompressionCodecs[CompressionTypes.GZIP]();
+    assert.ok((await theirs.decompress(await codecs.gzip.compress(data))).equals(data));
+    assert.ok((await codecs.gzip.decompress(await theirs.compress({ buffer: data }))).equals(data));
+  });
+
+  it('assertCodecAvailable passes for every codec on this platform', async () => {
+    for (const name of COMPRESSION_NAMES) await assertCodecAvailable(name);
+  });
+
+  it('a native package that does not load is a CodecUnavailableError naming the way out', () => {
+    assert.throws(
+      () => loadNative('logferry-no-such-codec-package', 'lz4'),
+      (err: unknown) =>
+        err instanceof CodecUnavailableError &&
+        err.code === 'LOGFERRY_ERR_CODEC_UNAVAILABLE' &&
+        /compression 'lz4'.*choose compression zstd or gzip/.test(err.message),
+    );
+  });
+
+  it('config: zstd is the default and only the five names are accepted', () => {
+    assert.equal(Value.Default(CompressionSchema, undefined), 'zstd');
+    for (const n of COMPRESSION_NAMES) assert.ok(Value.Check(CompressionSchema, n));
+    assert.equal(Value.Check(CompressionSchema, 'brotli'), false);
+    assert.ok(typeof CompressionSchema.description === 'string' && CompressionSchema.description.length > 0);
+  });
+});
