@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../support/agent-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'logferry-cfg-'));
+const write = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+const valid = `
+data_dir: ./data
+sources:
+  - name: app
+    include: ["/var/log/app/*.log"]
+    service: checkout
+sink:
+  kafka:
+    brokers: ["127.0.0.1:9092"]
+    topic: logs
+`;
+
+test('check-config exits 0 for a valid YAML file and for the same as JSON', async () => {
+  const r = await runCli(['check-config', write('ok.yaml', valid)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /valid/);
+  const json = JSON.stringify({
+    sources: [{ name: 'app', include: ['/tmp/*.log'] }],
+    sink: { kafka: { brokers: ['127.0.0.1:9092'], topic: 'logs' } },
+  });
+  const j = await runCli(['check-config', write('ok.json', json)]);
+  assert.equal(j.code, 0, j.stderr);
+});
+
+test('an unknown key is rejected with one line naming its path', async () => {
+  const r = await runCli(['check-config', write('unknown.yaml', valid.replace('service: checkout', 'servise: checkout'))]);
+  assert.equal(r.code, 3);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /sources\[0\]\.servise: unknown key/);
+});
+
+test('a wrong type is rejected with one line naming its path', async () => {
+  const r = await runCli(['check-config', write('type.yaml', valid.replace('topic: logs', 'topic: [1, 2]'))]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /sink\.kafka\.topic/);
+});
+
+test('a missing file and broken YAML are one-line errors too', async () => {
+  const missing = await runCli(['check-config', join(dir, 'nope.yaml')]);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /no such file/);
+  const broken = await runCli(['check-config', write('broken.yaml', 'sources: [\n  - name: : :')]);
+  assert.equal(broken.code, 3);
+  assert.equal(broken.stderr.trim().split('\n').length, 1, broken.stderr);
+});
+
+test('${ENV} is expanded and an unset variable is named', async () => {
+  const r = await runCli(['check-config', write('env.yaml', valid.replace('topic: logs', 'topic: ${LOGFERRY_TEST_UNSET_VAR}'))]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /LOGFERRY_TEST_UNSET_VAR is not set/);
+});
+
+test('no command is a usage error', async () => {
+  const r = await runCli([]);
+  assert.equal(r.code, 2);
+});
