@@ -436,8 +436,9 @@ class FileDecoder implements Decoder {
     const chain = this.plan.chain;
     for (let i = 0; i < chain.length; i++) {
       if (!chain[i].parse(ev)) {
+        // A line the wrapper could not unwrap was counted already.
+        if (ev.flags === undefined || !ev.flags.includes('parse_failed')) this.stats.parse_failed++;
         addFlag(ev, 'parse_failed');
-        this.stats.parse_failed++;
         break;
       }
     }
