@@ -24,14 +24,15 @@ export interface CompiledMultiline {
 
 /**
  * Continuation rules: a line matching the preset's pattern belongs to the event before it.
- * - java: indented frames (`\tat ...`, `\t... 12 more`), `Caused by:` and `Suppressed:`.
+ * - java: the exception line (`java.lang.IllegalStateException: boom`), indented frames
+ *   (`\tat ...`, `\t... 12 more`), `Caused by:` and `Suppressed:`.
  * - python: the traceback header, indented frames, the final `SomethingError: ...` line, the
  *   chained-exception sentences and the blank lines between them.
  * - go: `goroutine N [...]:`, function lines `pkg.fn(...)`, indented file lines, `created by`,
  *   `[signal ...`, `exit status N` and blank lines after a `panic:` line.
  */
 export const MULTILINE_PRESETS: Record<'java' | 'python' | 'go', string> = {
-  java: String.raw`^(?:\s+\S|\s*(?:Caused by|Suppressed):|\s*\.\.\. \d+ (?:more|common frames omitted))`,
+  java: String.raw`^(?:\s+\S|\s*(?:Caused by|Suppressed):|\s*\.\.\. \d+ (?:more|common frames omitted)|[\w$.]+(?:Exception|Error|Throwable)(?::\s|$))`,
   python: String.raw`^(?:\s|$|Traceback \(most recent call last\):|During handling of the above exception|The above exception was the direct cause|[\w.]*(?:Error|Exception|Warning|Exit|Interrupt|StopIteration)\b)`,
   go: String.raw`^(?:\s|$|goroutine \d+ \[|created by |\[signal |exit status \d+|[\w./*()\-]+\(.*\)\s*$)`,
 };
