@@ -13,7 +13,17 @@ export const ZSTD_LEVEL = 3;
 
 const zstdCompress = promisify(zlib.zstdCompress);
 const zstdDecompress = promisify(zlib.zstdDecompress);
-const compressOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
+/**
+ * zlib's default 16 KiB output chunk costs a thread-pool round trip per chunk: measured on 1 MiB
+ * batches, 256 KiB chunks decompress 2.5x and compress 1.3x faster (async). Small batches only
+ * allocate the larger scratch buffer.
+ */
+const CHUNK_SIZE = 256 * 1024;
+const compressOptions = {
+  chunkSize: CHUNK_SIZE,
+  params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+};
+const decompressOptions = { chunkSize: CHUNK_SIZE };
 
 export const zstdCodec: Codec = {
   name: 'zstd',
@@ -23,7 +33,7 @@ export const zstdCodec: Codec = {
   },
   async decompress(data) {
     try {
-      return await zstdDecompress(data);
+      return await zstdDecompress(data, decompressOptions);
     } catch (cause) {
       throw new CompressedDataError(
         `zstd: the frame did not decode (${(cause as Error).message}); the data is truncated or corrupt`,
