@@ -44,7 +44,7 @@ export interface TailerOptions {
    * copytruncate), after its last chunk was written: the pipeline flushes the file's pending
    * multiline event. Not called when an idle file is merely closed (close_inactive, max_open_files).
    */
-  onFileReleased?: (fileId: string) => void;
+  onFileClosed?: (fileId: string) => void;
 }
 
 type FileState = 'active' | 'rotated' | 'deleted';
@@ -134,7 +134,7 @@ export class Tailer implements ChunkAcknowledger {
     checkpointWriteErrors: 0,
     checkpointCorruptFiles: 0,
   };
-  onFileReleased: ((fileId: string) => void) | undefined;
+  onFileClosed: ((fileId: string) => void) | undefined;
 
   readonly #sources: readonly TailSource[];
   readonly #settings: TailSettings;
@@ -185,7 +185,7 @@ export class Tailer implements ChunkAcknowledger {
     this.#sink = opts.sink;
     this.#log = opts.log;
     this.#clock = opts.clock ?? systemClock;
-    this.onFileReleased = opts.onFileReleased;
+    this.onFileClosed = opts.onFileClosed;
     this.#store = new CheckpointStore(opts.dataDir, opts.log);
     this.#watcher = new DirWatcher((dir, name, type) => this.#onDirEvent(dir, name, type), opts.log);
     let maxLine = 0;
@@ -832,7 +832,7 @@ export class Tailer implements ChunkAcknowledger {
     this.stats.releasedFiles++;
     this.stats.filesTracked = this.#files.size;
     this.#log.info({ path: tf.path, fileId: tf.fileId, offset: tf.consumed }, 'file released');
-    this.onFileReleased?.(tf.fileId);
+    this.onFileClosed?.(tf.fileId);
   }
 
   // ---------------------------------------------------------------- open files

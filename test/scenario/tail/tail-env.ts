@@ -88,7 +88,7 @@ export class TailEnv {
       dataDir: this.data,
       sink: this.sink,
       log: silentLogger(),
-      onFileReleased: (id) => this.released.push(id),
+      onFileClosed: (id) => this.released.push(id),
     });
     this.sink.tailer = tailer;
     this.tailer = tailer;
