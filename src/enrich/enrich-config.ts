@@ -25,8 +25,8 @@ export const EnrichSourceFields = {
       'Parsed field (dotted path, e.g. "app.name") whose string value becomes service.name when present.',
     default: '',
   }),
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the description shows the ${ENV} syntax
   fields: StaticFields(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the description shows the ${ENV} syntax
     'Static fields added under "labels" to every record of this source (override global fields); ${ENV} and ${ENV:-default} are expanded at startup.',
   ),
   key: Type.String({
@@ -60,8 +60,8 @@ export const EnrichSettingsSchema = Type.Object(
       description: 'host.name override. Empty: the NODE_NAME environment variable, else the OS host name.',
       default: '',
     }),
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the description shows the ${ENV} syntax
     fields: StaticFields(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the description shows the ${ENV} syntax
       'Static fields added under "labels" to every record; ${ENV} and ${ENV:-default} are expanded at startup.',
     ),
     key: Type.String({

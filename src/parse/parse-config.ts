@@ -109,4 +109,8 @@ export const ParseSourceSchema = Type.Object(
 );
 
 /** What createDecoder needs: the source's name plus its parse settings (missing ones take defaults). */
-export type ParseSource = { name: string } & Partial<Omit<Static<typeof ParseSourceSchema>, 'name'>>;
+export type ParseSource = { name: string } & Partial<
+  Omit<Static<typeof ParseSourceSchema>, 'name' | 'multiline'>
+> & {
+    multiline?: Partial<MultilineConfig>;
+  };

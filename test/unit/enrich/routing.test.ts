@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about the ${ENV} syntax
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EnrichSettings, EnrichSource } from '../../../src/enrich/enrich-config.ts';
@@ -155,7 +156,7 @@ describe('parsed fields never overwrite agent metadata', () => {
 });
 
 describe('static fields', () => {
-  it('global and per-source, source wins, ${ENV} expanded, under labels', () => {
+  it('global and per-source, source wins, ENV expanded, under labels', () => {
     const r = record(
       { name: 's', fields: { team: 'pay', env: '${DEPLOY_ENV}', region: '${REGION:-eu-1}' } },
       { fields: { team: 'core', dc: 'x', n: 3 } },
