@@ -117,3 +117,9 @@ export class SpoolCorruptError extends LogferryError {
   override readonly code = 'LOGFERRY_ERR_SPOOL_CORRUPT';
   override readonly exitCode = ExitCode.spool;
 }
+
+/** The metrics/health endpoint cannot listen on `metrics.listen` (address in use, not permitted, malformed); pick another address or set metrics.enabled: false. */
+export class MetricsListenError extends LogferryError {
+  override readonly code = 'LOGFERRY_ERR_METRICS_LISTEN';
+  override readonly exitCode = ExitCode.config;
+}
