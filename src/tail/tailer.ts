@@ -68,6 +68,8 @@ interface TrackedFile {
   lastUse: number;
   queued: boolean;
   reading: boolean;
+  /** A change was signalled during the current read: read again afterwards. */
+  again: boolean;
   released: boolean;
   timer: unknown;
   readonly entry: CheckpointEntry;
@@ -380,7 +382,45 @@ export class Tailer implements ChunkAcknowledger {
       if (this.#byInode.has(key) || pathOfInode.get(key) !== path) continue;
       await this.#track(path, source, initial, st.mtimeMs);
     }
+    if (initial) await this.#recoverRotatedAway();
     this.stats.filesTracked = this.#files.size;
+  }
+
+  /**
+   * At startup, a checkpointed file that no glob matches any more may have been rotated while the
+   * agent was stopped (app.log -> app.log.1 with `include: app.log`). Look for its device+inode in
+   * its old directory and drain it from its checkpoint, so the lines written before the rotation
+   * are not lost.
+   */
+  async #recoverRotatedAway(): Promise<void> {
+    const byDir = new Map<string, CheckpointEntry[]>();
+    for (const e of this.#store.entries()) {
+      if (this.#files.has(e.fileId) || this.#byInode.has(inodeKey(e.dev, e.ino))) continue;
+      const dir = dirname(e.path);
+      const list = byDir.get(dir);
+      if (list) list.push(e);
+      else byDir.set(dir, [e]);
+    }
+    for (const [dir, entries] of byDir) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      const wanted = new Map(entries.map((e) => [inodeKey(e.dev, e.ino), e]));
+      for (const name of names) {
+        if (this.#stopped) return;
+        const path = join(dir, name);
+        const st = await stat(path).catch(() => undefined);
+        if (st === undefined || !st.isFile()) continue;
+        const entry = wanted.get(inodeKey(st.dev, st.ino));
+        if (entry === undefined || this.#byInode.has(inodeKey(st.dev, st.ino))) continue;
+        const source = this.#sources.find((s) => s.name === entry.source) ?? this.#sources[0];
+        if (source === undefined) return;
+        await this.#track(path, source, false, st.mtimeMs, entry);
+      }
+    }
   }
 
   #movePath(tf: TrackedFile, path: string): void {
@@ -410,8 +450,17 @@ export class Tailer implements ChunkAcknowledger {
     for (const [name, f] of this.#byWatchName) if (f === tf) this.#byWatchName.delete(name);
   }
 
-  /** Starts following a file found at `path` that is not followed yet. */
-  async #track(path: string, source: TailSource, initial: boolean, mtimeMs: number): Promise<void> {
+  /**
+   * Starts following a file found at `path` that is not followed yet. With `recovering`, only
+   * resumes that entry (a file rotated away while stopped) and drains it as a rotated file.
+   */
+  async #track(
+    path: string,
+    source: TailSource,
+    initial: boolean,
+    mtimeMs: number,
+    recovering?: CheckpointEntry,
+  ): Promise<void> {
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -430,7 +479,14 @@ export class Tailer implements ChunkAcknowledger {
       const now = this.#clock.now();
       let resumed: CheckpointEntry | undefined;
       const stale: { entry: CheckpointEntry; reason: string }[] = [];
-      for (const entry of this.#store.findByInode(st.dev, st.ino)) {
+      if (recovering !== undefined) {
+        const reason = await verifyEntry(fh, st.size, recovering);
+        if (reason !== 'ok' || st.size <= recovering.offset) {
+          await fh.close();
+          return;
+        }
+      }
+      for (const entry of recovering ? [recovering] : this.#store.findByInode(st.dev, st.ino)) {
         const reason = await verifyEntry(fh, st.size, entry);
         if (reason === 'ok' && (resumed === undefined || entry.offset > resumed.offset)) {
           if (resumed !== undefined) stale.push({ entry: resumed, reason: 'older entry of the same file' });
@@ -496,7 +552,17 @@ export class Tailer implements ChunkAcknowledger {
         const before = await readAt(fh, start.offset - 1, 1);
         tf.framer.continuing = before[0] !== 10;
       }
-      if (st.size !== tf.consumed) this.#schedule(tf);
+      if (recovering !== undefined) {
+        if (this.#byPath.get(path) === tf) this.#byPath.delete(path);
+        tf.state = st.nlink === 0 ? 'deleted' : 'rotated';
+        tf.goneAt = now;
+        this.stats.rotations++;
+        this.#log.info(
+          { path, fileId: tf.fileId, offset: tf.consumed },
+          'draining file rotated while stopped',
+        );
+      }
+      if (st.size !== tf.consumed || tf.state !== 'active') this.#schedule(tf);
     } catch (err) {
       this.stats.readErrors++;
       this.#log.warn({ path, err }, 'cannot start following file');
@@ -530,6 +596,7 @@ export class Tailer implements ChunkAcknowledger {
       lastUse: now,
       queued: false,
       reading: false,
+      again: false,
       released: false,
       timer: undefined,
       entry,
@@ -589,6 +656,10 @@ export class Tailer implements ChunkAcknowledger {
 
   #schedule(tf: TrackedFile): void {
     if (tf.queued || tf.released || this.#stopped) return;
+    if (tf.reading) {
+      tf.again = true; // re-queued when the current read ends
+      return;
+    }
     tf.queued = true;
     this.#ready.push(tf);
     this.#pump();
@@ -606,19 +677,21 @@ export class Tailer implements ChunkAcknowledger {
         this.#ready.splice(0, this.#readyHead);
         this.#readyHead = 0;
       }
-      if (tf.reading) continue; // re-queued below when its read ends
       tf.queued = false;
       if (tf.released) continue;
       tf.reading = true;
+      tf.again = false;
       this.#activeReads++;
       this.#readOnce(tf)
         .then(
           (more) => {
             tf.reading = false;
-            if (more) this.#schedule(tf);
+            if (more || tf.again) this.#schedule(tf);
+            tf.again = false;
           },
           (err: unknown) => {
             tf.reading = false;
+            tf.again = false;
             this.stats.readErrors++;
             this.#log.warn({ path: tf.path, fileId: tf.fileId, err }, 'read failed');
           },
