@@ -23,6 +23,7 @@ import zlib from 'node:zlib';
 import type { Codec } from '../src/sink/codecs/index.ts';
 import { codecs } from '../src/sink/codecs/index.ts';
 import { XERIAL_BLOCK_SIZE, XERIAL_HEADER } from '../src/sink/codecs/snappy.ts';
+import { ZSTD_LEVEL } from '../src/sink/codecs/zstd.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -257,7 +258,7 @@ async function candidates(): Promise<{ label: string; codec: Codec | undefined; 
     },
   });
   const zc = promisify(zlib.zstdCompress);
-  for (const level of [1, 6]) {
+  for (const level of [3, 6]) {
     out.push({
       label: `zstd · node:zlib level ${level}`,
       codec: {
@@ -270,12 +271,12 @@ async function candidates(): Promise<{ label: string; codec: Codec | undefined; 
   }
   const zstdNapi = tryRequire<ZstdNapi>('zstd-napi');
   out.push({
-    label: 'zstd · zstd-napi level 3 (sync)',
+    label: `zstd · zstd-napi level ${ZSTD_LEVEL} (sync)`,
     codec:
       zstdNapi &&
       syncCodec(
         'zstd-napi',
-        (b) => zstdNapi.compress(b, { compressionLevel: 3 }),
+        (b) => zstdNapi.compress(b, { compressionLevel: ZSTD_LEVEL }),
         (b) => zstdNapi.decompress(b),
       ),
     note: zstdNapi ? undefined : 'not installed (node-gyp/prebuild-install addon, not a dependency)',
@@ -286,15 +287,19 @@ async function candidates(): Promise<{ label: string; codec: Codec | undefined; 
       zstdCodec.ZstdCodec.run((z) => resolve(new z.Simple())),
     );
     out.push({
-      label: 'zstd · zstd-codec (WASM) level 3',
+      label: `zstd · zstd-codec (WASM) level ${ZSTD_LEVEL}`,
       codec: syncCodec(
         'zstd-codec',
-        (b) => simple.compress(b, 3),
+        (b) => simple.compress(b, ZSTD_LEVEL),
         (b) => simple.decompress(b),
       ),
     });
   } else {
-    out.push({ label: 'zstd · zstd-codec (WASM) level 3', codec: undefined, note: 'not installed' });
+    out.push({
+      label: `zstd · zstd-codec (WASM) level ${ZSTD_LEVEL}`,
+      codec: undefined,
+      note: 'not installed',
+    });
   }
   const gz = promisify(zlib.gzip);
   out.push({
@@ -389,7 +394,7 @@ const implementations: Record<string, string> = {
   gzip: 'node:zlib level 6 (kafkajs built-in)',
   snappy: 'snappy (napi-rs) xerial 32 KiB, async',
   lz4: 'lz4-napi (napi-rs) frame, async',
-  zstd: 'node:zlib level 3, async',
+  zstd: `node:zlib level ${ZSTD_LEVEL}, async`,
 };
 
 const batches: Buffer[] = [];
