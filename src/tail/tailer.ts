@@ -68,6 +68,8 @@ interface TrackedFile {
   lastUse: number;
   queued: boolean;
   reading: boolean;
+  /** The last read found no line end: read up to max_line_bytes next time. */
+  wideRead: boolean;
   /** A change was signalled during the current read: read again afterwards. */
   again: boolean;
   released: boolean;
@@ -145,7 +147,6 @@ export class Tailer implements ChunkAcknowledger {
   readonly #clock: Clock;
   readonly #store: CheckpointStore;
   readonly #watcher: DirWatcher;
-  readonly #maxRead: number;
 
   /** Files being followed (not yet released), by fileId. */
   readonly #files = new Map<string, TrackedFile>();
@@ -190,9 +191,6 @@ export class Tailer implements ChunkAcknowledger {
     this.onFileClosed = opts.onFileClosed;
     this.#store = new CheckpointStore(opts.dataDir, opts.log);
     this.#watcher = new DirWatcher((dir, name, type) => this.#onDirEvent(dir, name, type), opts.log);
-    let maxLine = 0;
-    for (const s of opts.sources) maxLine = Math.max(maxLine, s.max_line_bytes);
-    this.#maxRead = Math.max(opts.settings.read_buffer_bytes, maxLine + 1);
   }
 
   /** Loads checkpoints, discovers files and starts reading. */
@@ -597,6 +595,7 @@ export class Tailer implements ChunkAcknowledger {
       queued: false,
       reading: false,
       again: false,
+      wideRead: false,
       released: false,
       timer: undefined,
       entry,
@@ -739,7 +738,13 @@ export class Tailer implements ChunkAcknowledger {
     if (st.size > tf.consumed) {
       const consumed = tf.consumed;
       const lookback = Math.min(MARKER_BYTES, consumed);
-      const want = Math.min(st.size - consumed, this.#maxRead);
+      const rb = this.#settings.read_buffer_bytes;
+      // A read holding no complete line (a line longer than the buffer) is retried with room for a
+      // whole max_line_bytes piece, so the framer can cut it.
+      const want = Math.min(
+        st.size - consumed,
+        tf.wideRead ? Math.max(rb, tf.source.max_line_bytes + 1) : rb,
+      );
       const buf = Buffer.allocUnsafeSlow(lookback + want);
       let n = 0;
       while (n < buf.length) {
@@ -791,6 +796,7 @@ export class Tailer implements ChunkAcknowledger {
       }
       // Another turn while the known size is not reached; at the end (maybe with a partial line)
       // the next turn comes from a change event, the poll, or a rotation deadline.
+      tf.wideRead = framed.lines.length === 0 && !atEnd;
       if (!atEnd) return true;
     }
     if (tf.state !== 'active') this.#checkGone(tf, now);
@@ -923,12 +929,16 @@ export class Tailer implements ChunkAcknowledger {
     if (fh !== undefined) await fh.close().catch(() => undefined);
   }
 
-  /** Closes least recently used idle files over `max_open_files`. Rotated and deleted files stay open. */
+  /**
+   * Closes least recently used files over `max_open_files` (they are reopened by path, and checked
+   * by device+inode, on their next turn). Files being read, and rotated or deleted files (which
+   * cannot be found by path again), stay open, so the limit can be exceeded by those.
+   */
   #enforceOpenLimit(): void {
     if (this.#open.size <= this.#settings.max_open_files) return;
-    for (const tf of this.#open.keys()) {
+    for (const tf of [...this.#open.keys()]) {
       if (this.#open.size <= this.#settings.max_open_files) break;
-      if (tf.state !== 'active' || tf.reading || tf.queued) continue;
+      if (tf.state !== 'active' || tf.reading) continue;
       void this.#closeFile(tf);
     }
   }
@@ -939,18 +949,16 @@ export class Tailer implements ChunkAcknowledger {
    */
   async #reopen(tf: TrackedFile): Promise<boolean> {
     const candidates = [tf.path];
-    try {
-      const st = await stat(tf.path);
-      if (st.dev !== tf.dev || st.ino !== tf.ino) {
-        candidates.length = 0;
-        for (const name of await readdir(dirname(tf.path))) {
-          const p = join(dirname(tf.path), name);
-          const s = await stat(p).catch(() => undefined);
-          if (s?.dev === tf.dev && s.ino === tf.ino) candidates.push(p);
-        }
+    const st = await stat(tf.path).catch(() => undefined);
+    if (st?.dev !== tf.dev || st.ino !== tf.ino) {
+      candidates.length = 0;
+      const dir = dirname(tf.path);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        const p = join(dir, name);
+        const s = await stat(p).catch(() => undefined);
+        if (s?.dev === tf.dev && s.ino === tf.ino) candidates.push(p);
       }
-    } catch {
-      return false;
     }
     for (const p of candidates) {
       try {
