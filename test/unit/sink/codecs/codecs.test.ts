@@ -27,6 +27,29 @@ describe('codecs', () => {
       });
     }
 
+    it(`${name} leaves the event loop running while it compresses and decompresses 4 MiB`, async () => {
+      const data = Buffer.concat([
+        sampleInputs()[2]!.data,
+        sampleInputs()[3]!.data,
+        sampleInputs()[2]!.data,
+        sampleInputs()[3]!.data,
+      ]);
+      let turns = 0;
+      let running = true;
+      const turn = (): void => {
+        turns++;
+        if (running) setImmediate(turn);
+      };
+      setImmediate(turn);
+      const compressed = await codec.compress(data);
+      const turnsWhileCompressing = turns;
+      await codec.decompress(compressed);
+      running = false;
+      // A codec that worked on the main thread would resolve before the loop turned even once.
+      assert.ok(turnsWhileCompressing > 0, `${name}: the event loop never turned during compress`);
+      assert.ok(turns > turnsWhileCompressing, `${name}: the event loop never turned during decompress`);
+    });
+
     it(`${name} rejects garbage with CompressedDataError`, async () => {
       await assert.rejects(
         codec.decompress(Buffer.from('this is not a compressed batch at all')),
