@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import kafkajs from 'kafkajs';
@@ -9,12 +10,22 @@ import {
   assertCodecAvailable,
   COMPRESSION_NAMES,
   codecs,
+  compressionStats,
   registerCodecs,
   toKafkajsCompression,
 } from '../../../../src/sink/codecs/index.ts';
 import { sampleInputs } from './inputs.ts';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
+const requireCjs = createRequire(import.meta.url);
+
+/** kafkajs's own gzip codec, whatever is registered in its table now. */
+function kafkajsGzip(): {
+  compress(e: { buffer: Buffer }): Promise<Buffer>;
+  decompress(b: Buffer): Promise<Buffer>;
+} {
+  return requireCjs('kafkajs/src/protocol/message/compression/gzip.js');
+}
 
 describe('codecs', () => {
   for (const [name, codec] of Object.entries(codecs)) {
@@ -100,9 +111,22 @@ describe('codecs', () => {
     }
   });
 
+  it('counts the bytes kafkajs compresses through the registered codecs', async () => {
+    registerCodecs();
+    const data = sampleInputs()[2]!.data;
+    const before = { ...compressionStats };
+    const compressed: Buffer = await CompressionCodecs[CompressionTypes.ZSTD]().compress({ buffer: data });
+    await CompressionCodecs[CompressionTypes.GZIP]().compress({ buffer: data });
+    await CompressionCodecs[CompressionTypes.ZSTD]().decompress(compressed);
+    assert.equal(compressionStats.batches_compressed - before.batches_compressed, 2);
+    assert.equal(compressionStats.uncompressed_bytes - before.uncompressed_bytes, 2 * data.length);
+    assert.ok(compressionStats.compressed_bytes - before.compressed_bytes > compressed.length);
+    assert.equal(compressionStats.batches_decompressed - before.batches_decompressed, 1);
+  });
+
   it('our gzip and kafkajs gzip read each other', async () => {
     const data = sampleInputs()[2]!.data;
-    const theirs = CompressionCodecs[CompressionTypes.GZIP]();
+    const theirs = kafkajsGzip();
     assert.ok((await theirs.decompress(await codecs.gzip.compress(data))).equals(data));
     assert.ok((await codecs.gzip.decompress(await theirs.compress({ buffer: data }))).equals(data));
   });
