@@ -909,7 +909,7 @@ export class Spool {
   private async readerFor(seg: Segment): Promise<BlockReader> {
     let r = this.readers.get(seg.id);
     if (r === undefined) {
-      r = new BlockReader(await open(seg.path, 'r'));
+      r = new BlockReader(await open(seg.path, 'r'), 4 * 1024 * 1024);
       this.readers.set(seg.id, r);
     }
     return r;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { crc32c } from '../../../src/spool/crc32c.ts';
+import { crc32c, crc32cImplementation, crc32cTable } from '../../../src/spool/crc32c.ts';
 
 /** Bit-at-a-time reference, independent of the sliced tables. */
 function reference(buf: Uint8Array): number {
@@ -25,6 +25,19 @@ test('crc32c agrees with a bitwise reference on every length up to 64 and random
   for (let n = 0; n <= 64; n++)
     assert.equal(crc32c(data.subarray(0, n)), reference(data.subarray(0, n)), `length ${n}`);
   assert.equal(crc32c(data), reference(data));
+});
+
+test('the native and the table implementation agree', (t) => {
+  t.diagnostic(`crc32c uses the ${crc32cImplementation} implementation`);
+  const data = randomBytes(100_003);
+  for (const n of [0, 1, 5, 8, 13, 4096, 100_003]) {
+    assert.equal(crc32cTable(data.subarray(0, n)), crc32c(data.subarray(0, n)), `length ${n}`);
+    assert.equal(
+      crc32cTable(data.subarray(n), crc32cTable(data.subarray(0, n))),
+      crc32c(data),
+      `continued at ${n}`,
+    );
+  }
 });
 
 test('crc32c continues across buffers', () => {
