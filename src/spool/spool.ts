@@ -213,6 +213,7 @@ export class Spool {
   private syncTimer: unknown;
   private dirty = false;
   private closing = false;
+  private closed: Promise<void> | undefined;
   private loggedBlocked = false;
 
   private constructor(options: SpoolOptions) {
@@ -350,12 +351,15 @@ export class Spool {
   async *batches(options?: { follow?: boolean }): AsyncGenerator<SpoolBatch> {
     for (;;) {
       if (this.closing) return;
+      const writesBefore = this.stats.appendedFrames;
       const batch = await this.read();
       if (batch !== undefined) {
         yield batch;
         continue;
       }
       if (options?.follow !== true || this.closing) return;
+      // A write that landed while read() was finishing would not wake a waiter pushed after it.
+      if (this.stats.appendedFrames !== writesBefore) continue;
       await new Promise<void>((resolve) => this.dataWaiters.push(resolve));
       if (this.closing) return;
     }
@@ -367,8 +371,9 @@ export class Spool {
 
   /**
    * Acknowledges the oldest batch handed out by `peek()`/`read()`: it will not be read again.
-   * Segments whose frames are all acknowledged are deleted. A no-op for a batch whose segment was
-   * dropped meanwhile. Throws when no batch is handed out.
+   * Segments whose frames are all acknowledged are deleted. A no-op for a batch whose segment
+   * `drop_oldest` dropped after it was handed out (such a batch is counted as dropped even if the
+   * caller then delivers it). Throws when no batch is handed out.
    */
   async ack(): Promise<void> {
     // After close the position was already persisted; a late ack only costs a resend after restart.
@@ -382,8 +387,12 @@ export class Spool {
   }
 
   /** Finishes writes in progress, rejects appends still waiting, persists the read position. */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  close(): Promise<void> {
+    this.closed ??= this.shutDown();
+    return this.closed;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closing = true;
     this.wakeWriter?.();
     for (const w of this.dataWaiters.splice(0)) w();
@@ -479,8 +488,12 @@ export class Spool {
       const fh = await this.writeHandle(seg);
       this.beforeWrite?.(bytes);
       const { bytesWritten } = await fh.writev(bufs, start);
-      if (bytesWritten !== bytes)
-        throw new Error(`short write to spool segment (${bytesWritten} of ${bytes} bytes)`);
+      if (bytesWritten !== bytes) {
+        // The kernel writes what fits and reports ENOSPC only on the next write: a short write is a full disk.
+        throw Object.assign(new Error(`short write to spool segment (${bytesWritten} of ${bytes} bytes)`), {
+          code: 'ENOSPC',
+        });
+      }
       if (this.fsyncMs === undefined) await fh.datasync();
       else this.markDirty();
     } catch (err) {
