@@ -27,21 +27,3 @@ export function startupCheck(file: string, env: NodeJS.ProcessEnv): Readonly<Con
   }
   return config;
 }
-
-/** Keys that issue 7 and the spool/TLS work will add; an example or manifest may use them ahead of time. */
-export const COMING_KEYS = [
-  'metrics',
-  'shutdown',
-  'spool',
-  'sink.kafka.sasl',
-  'sink.kafka.tls',
-  'sink.kafka.ssl',
-];
-
-/**
- * The first key path of `raw` that the current schema does not know, found by asking check-config
- * itself: undefined when the config is valid or fails for another reason.
- */
-export function unknownKey(stderr: string): string | undefined {
-  return /: ([A-Za-z0-9_.[\]]+): unknown key/.exec(stderr)?.[1];
-}
