@@ -11,8 +11,10 @@
  *   drops its segment, which is counted and logged with its source ranges, or when its bytes are
  *   found damaged, which is quarantined and reported. Nothing is ever dropped silently.
  * - Whole segments are deleted, and only once every frame in them is acknowledged (or dropped).
- * - Bytes are never rewritten except to cover damage with a padding frame of the same length,
- *   so every frame keeps its offset for its whole life and the state file can name it.
+ * - A written frame is never moved or rewritten, except that damage is covered by a padding frame
+ *   of the same length, so every frame keeps its offset for its whole life and the state file can
+ *   name it. A segment is only ever cut back to drop a torn or failed (ENOSPC, short) write.
+ * - ENOSPC (or a short write) never fails an append: it waits and retries like `block`.
  * - The read position is persisted lazily (`ackSyncMs`): after a crash, acknowledged batches may be
  *   replayed again (at-least-once), an unacknowledged one is never skipped.
  * - Disk use (sum of segment file sizes) stays at or under `maxBytes`.
