@@ -129,7 +129,7 @@ test('nginx-to-kafka: access lines parsed into http fields; 4xx warn, 5xx error'
   const records = await dryRun('nginx-to-kafka.yaml', { 'nginx-access': 'nginx/access.log' }, 4);
   assert.equal(records.length, 4);
   const http = records.map(
-    (r) => (r.fields?.['http'] as { response: { status_code: number } }).response.status_code,
+    (r) => (r.fields?.['http'] as { response?: { status_code: number } } | undefined)?.response?.status_code,
   );
   assert.deepEqual(http, [200, 201, 404, 502]);
   assert.deepEqual(
