@@ -26,6 +26,11 @@ export class DirWatcher {
     return this.#watchers.size;
   }
 
+  /** Directories that could not be watched. */
+  get failedCount(): number {
+    return this.#failed.size;
+  }
+
   /** Directories whose files must be polled. */
   isPolled(dir: string): boolean {
     return this.#failed.has(dir) || !this.#watchers.has(dir);

@@ -17,6 +17,40 @@ export interface DiscoveryResult {
 const GLOB_CHARS = /[*?[\]{}]/;
 const MAX_DEPTH = 64;
 
+const compiled = new Map<string, (name: string) => boolean>();
+
+/**
+ * A matcher for one glob, compiled once: patterns made only of literal characters and `*` become a
+ * RegExp (the common `*.log`); anything else goes to path.matchesGlob, which recompiles per call.
+ */
+function matcher(pattern: string): (name: string) => boolean {
+  let m = compiled.get(pattern);
+  if (m === undefined) {
+    if (/^[^?[\]{}!+@()\\]*$/.test(pattern) && !pattern.includes('**')) {
+      const source = pattern
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('[^/]*');
+      const re = new RegExp(`^${source}$`);
+      const leadingDotAllowed = pattern.startsWith('.') || pattern.includes('/.');
+      m = (name) => re.test(name) && (leadingDotAllowed || !hasHiddenSegment(name));
+    } else {
+      m = (name) => matchesGlob(name, pattern);
+    }
+    compiled.set(pattern, m);
+  }
+  return m;
+}
+
+function hasHiddenSegment(path: string): boolean {
+  return path.startsWith('.') || path.includes('/.');
+}
+
+/** Whether `path` matches `pattern` (the same rules as path.matchesGlob). */
+export function globMatches(path: string, pattern: string): boolean {
+  return matcher(pattern)(path);
+}
+
 /** True when the string has glob syntax (so it is not a literal path). */
 export function hasGlob(pattern: string): boolean {
   return GLOB_CHARS.test(pattern);
@@ -80,7 +114,7 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
 }
 
 function excluded(path: string, excludes: readonly string[]): boolean {
-  for (const ex of excludes) if (matchesGlob(path, ex)) return true;
+  for (const ex of excludes) if (globMatches(path, ex)) return true;
   return false;
 }
 
@@ -112,7 +146,7 @@ async function walkSegments(
     return;
   }
   for (const entry of await list(dir, result)) {
-    if (!matchesGlob(entry.name, seg)) continue;
+    if (!globMatches(entry.name, seg)) continue;
     const path = join(dir, entry.name);
     if (last) {
       if (!entry.isDirectory()) await addFile(path, excludes, result);
@@ -140,7 +174,7 @@ async function walkDeep(
     const path = dir.endsWith(sep) ? dir + entry.name : dir + sep + entry.name;
     if (await isDir(dir, entry)) {
       await walkDeep(path, pattern, excludes, result, visiting, depth + 1);
-    } else if (matchesGlob(path, pattern)) {
+    } else if (globMatches(path, pattern)) {
       await addFile(path, excludes, result);
     }
   }

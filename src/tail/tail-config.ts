@@ -51,7 +51,7 @@ export const TailSettingsSchema = Type.Object(
       minimum: 10,
       description:
         'Interval of the safety-net rescan (globs re-evaluated, every tracked file stat-ed). File system events pick up changes faster.',
-      default: 5000,
+      default: 10000,
     }),
     watch: Type.Boolean({
       description:
@@ -91,7 +91,7 @@ export const TailSettingsSchema = Type.Object(
     read_buffer_bytes: Type.Integer({
       minimum: 4096,
       description: 'Size of one read; a chunk of lines handed to the pipeline covers at most one read.',
-      default: 262144,
+      default: 1048576,
     }),
     read_concurrency: Type.Integer({
       minimum: 1,

@@ -68,6 +68,8 @@ interface TrackedFile {
   lastUse: number;
   queued: boolean;
   reading: boolean;
+  /** Stat before the next read (the size may have changed). */
+  needStat: boolean;
   /** The last read found no line end: read up to max_line_bytes next time. */
   wideRead: boolean;
   /** A change was signalled during the current read: read again afterwards. */
@@ -294,8 +296,10 @@ export class Tailer implements ChunkAcknowledger {
   #armPoll(): void {
     this.#pollTimer = this.#clock.setTimeout(() => {
       if (this.#stopped) return;
-      for (const tf of this.#files.values()) {
-        if (!this.#settings.watch || this.#watcher.isPolled(dirname(tf.path))) this.#schedule(tf);
+      if (!this.#settings.watch || this.#watcher.failedCount > 0) {
+        for (const tf of this.#files.values()) {
+          if (!this.#settings.watch || this.#watcher.isPolled(dirname(tf.path))) this.#schedule(tf);
+        }
       }
       this.#armPoll();
     }, this.#settings.poll_interval_ms);
@@ -596,6 +600,7 @@ export class Tailer implements ChunkAcknowledger {
       reading: false,
       again: false,
       wideRead: false,
+      needStat: true,
       released: false,
       timer: undefined,
       entry,
@@ -653,7 +658,9 @@ export class Tailer implements ChunkAcknowledger {
 
   // ---------------------------------------------------------------- reading
 
-  #schedule(tf: TrackedFile): void {
+  /** Gives the file a turn. `needStat`: something may have changed (an event, a poll, a deadline). */
+  #schedule(tf: TrackedFile, needStat = true): void {
+    if (needStat) tf.needStat = true;
     if (tf.queued || tf.released || this.#stopped) return;
     if (tf.reading) {
       tf.again = true; // re-queued when the current read ends
@@ -685,7 +692,7 @@ export class Tailer implements ChunkAcknowledger {
         .then(
           (more) => {
             tf.reading = false;
-            if (more || tf.again) this.#schedule(tf);
+            if (more || tf.again) this.#schedule(tf, false);
             tf.again = false;
           },
           (err: unknown) => {
@@ -721,7 +728,12 @@ export class Tailer implements ChunkAcknowledger {
     this.#touchOpen(tf);
     const now = this.#clock.now();
     tf.lastUse = now;
-    const st = await fh.stat();
+    // While a file is being read through, the size learned by the last stat is enough: a shrink
+    // shows as a short read, a rewrite as changed bytes before the position. Stat when signalled
+    // or when that size is reached.
+    const needStat = tf.needStat || tf.size <= tf.consumed;
+    tf.needStat = false;
+    const st = needStat ? await fh.stat() : { size: tf.size, nlink: 1 };
     if (st.size < tf.consumed) {
       await this.#restartTruncated(tf, 'file shrank');
       return false;
@@ -756,6 +768,11 @@ export class Tailer implements ChunkAcknowledger {
       if (n < lookback || (lookback > 0 && digest(buf, 0, lookback) !== tf.consumedMark.marker)) {
         await this.#restartTruncated(tf, 'bytes before the read position changed');
         return false;
+      }
+      if (n < buf.length) {
+        // Shorter than the size we knew: the file shrank meanwhile; stat on the next turn.
+        tf.size = consumed - lookback + n;
+        tf.needStat = true;
       }
       this.stats.bytesRead += n - lookback;
       const readEnd = consumed - lookback + n;

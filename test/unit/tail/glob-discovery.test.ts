@@ -65,3 +65,37 @@ describe('discoverFiles', () => {
     assert.equal(staticBase('/*.log'), '/');
   });
 });
+
+describe('globMatches', () => {
+  it('agrees with path.matchesGlob on simple and complex patterns', async () => {
+    const { matchesGlob } = await import('node:path');
+    const { globMatches } = await import('../../../src/tail/glob-discovery.ts');
+    const names = [
+      'a.log',
+      '.hidden.log',
+      'a.log.1',
+      'x.y.log',
+      'log',
+      'a+b.log',
+      'a(1).log',
+      'dir/a.log',
+      '/abs/a.log',
+      'a.txt',
+    ];
+    const patterns = [
+      '*.log',
+      '*',
+      'a*',
+      '*.log.*',
+      '.*.log',
+      'a+b.log',
+      'a(1).log',
+      '/abs/*.log',
+      '*.{log,txt}',
+      '?.log',
+      '**/*.log',
+    ];
+    for (const p of patterns)
+      for (const n of names) assert.equal(globMatches(n, p), matchesGlob(n, p), `${n} ~ ${p}`);
+  });
+});
