@@ -124,6 +124,27 @@ describe('Metrics', () => {
     assert.throws(() => sampleValue(f, 'logferry_file_lag_bytes', { path: '/a' }), /0 samples/);
   });
 
+  it('gives concurrent scrapes each a whole snapshot (a counter never reads as reset)', async () => {
+    let calls = 0;
+    const metrics = new Metrics({
+      snapshot: () => {
+        calls++;
+        return { sources: { s: { lines_read: calls * 10, bytes_read: calls * 100 } } };
+      },
+    });
+    const texts = await Promise.all(Array.from({ length: 8 }, () => metrics.render()));
+    const seen = texts.map((t) => {
+      const f = parsePrometheusText(t);
+      const lines = sampleValue(f, 'logferry_source_lines_read_total', { source: 's' });
+      assert.equal(sampleValue(f, 'logferry_source_bytes_read_total', { source: 's' }), lines * 10);
+      return lines;
+    });
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      [10, 20, 30, 40, 50, 60, 70, 80],
+    );
+  });
+
   it('feeds batch size and send latency histograms per batch', async () => {
     const metrics = new Metrics({ processMetrics: false });
     metrics.observeBatch(1, 500);
