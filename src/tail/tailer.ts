@@ -418,6 +418,8 @@ export class Tailer implements ChunkAcknowledger {
         if (st === undefined || !st.isFile()) continue;
         const entry = wanted.get(inodeKey(st.dev, st.ino));
         if (entry === undefined || this.#byInode.has(inodeKey(st.dev, st.ino))) continue;
+        // Still under its old name but unmatched: the globs changed, the file was not rotated.
+        if (path === entry.path) continue;
         const source = this.#sources.find((s) => s.name === entry.source) ?? this.#sources[0];
         if (source === undefined) return;
         await this.#track(path, source, false, st.mtimeMs, entry);
