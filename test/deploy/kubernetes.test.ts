@@ -230,7 +230,7 @@ for (const [dir, kind] of [
     assert.doesNotMatch(
       host,
       /^(127\.|localhost$|\[?::1\]?$)/,
-      'the kubelet cannot reach a loopback listener',
+      'the kubelet cannot reach a loopback listener: set metrics.listen: 0.0.0.0:9464 in the ConfigMap',
     );
     const portOf = (p: number | string) =>
       typeof p === 'number' ? p : (c['ports'] as Obj[]).find((x) => x['name'] === p)?.['containerPort'];
