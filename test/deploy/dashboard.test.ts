@@ -40,6 +40,7 @@ test('the dashboard imports as a Grafana dashboard with a data source variable',
   for (const p of dashboard.panels) {
     assert.ok(p.gridPos.x >= 0 && p.gridPos.x + p.gridPos.w <= 24, `${p.title}: within the 24-column grid`);
     if (p.type !== 'row') {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
       assert.equal(p.datasource?.uid, '${datasource}', `${p.title}: uses the data source variable`);
       assert.ok(p.targets?.length, `${p.title}: has a query`);
     }
