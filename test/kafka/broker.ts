@@ -59,6 +59,8 @@ interface CommonOptions {
   startTimeoutMs?: number;
   /** How long a clean stop may take before SIGKILL; default 20 s. */
   stopTimeoutMs?: number;
+  /** Told about slow steps (the first Maven download). */
+  onProgress?: (message: string) => void;
 }
 
 export interface BrokerOptions extends CommonOptions {
@@ -220,6 +222,11 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 `;
 
+/** LOGFERRY_KAFKA_JVM_OPTS: extra JVM flags for every broker, space-separated (they come last and win). */
+function jvmOptsFromEnv(): string[] {
+  return (process.env['LOGFERRY_KAFKA_JVM_OPTS'] ?? '').split(/\s+/).filter((o) => o !== '');
+}
+
 function logTail(file: string, lines = 25): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -363,6 +370,7 @@ class BrokerNode implements KafkaBroker {
           '-Djava.awt.headless=true',
           `-Dlog4j2.configurationFile=${path.join(dir, 'log4j2.properties')}`,
           `-Dkafka.logs.dir=${dir}`,
+          ...jvmOptsFromEnv(),
           '-cp',
           cp,
           'kafka.Kafka',
@@ -502,7 +510,8 @@ async function allocateListeners(
 
 /** Starts one KRaft node (broker + controller) on 127.0.0.1 and resolves once it serves metadata. */
 export async function startBroker(opts: BrokerOptions = {}): Promise<KafkaBroker> {
-  await kafkaClasspath(); // Java/Maven problems surface here, before any directory is made
+  // Java/Maven problems surface here, before any directory is made.
+  await kafkaClasspath({ onResolve: opts.onProgress });
   const [dir, temporary] = await makeBaseDir(opts.logDir, 'logferry-kafka-');
   if (temporary) tempDirsToRemove.add(dir);
   const [p, c] = await freePorts(2);
@@ -537,7 +546,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<KafkaBroker
  * min(3, size) and min.insync.replicas 2 (1 for a single node).
  */
 export async function startCluster(size = 3, opts: ClusterOptions = {}): Promise<KafkaCluster> {
-  await kafkaClasspath();
+  await kafkaClasspath({ onResolve: opts.onProgress });
   const [baseDir, temporary] = await makeBaseDir(opts.baseDir, 'logferry-kafka-cluster-');
   if (temporary) tempDirsToRemove.add(baseDir);
   const ports = await freePorts(2 * size);

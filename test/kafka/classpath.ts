@@ -144,11 +144,12 @@ async function resolveClasspath(opts: ClasspathOptions): Promise<string> {
     );
   }
   const cp = (await readFile(outFile, 'utf8')).trim();
+  await rm(outFile, { force: true });
+  if (opts.mavenArgs) return cp; // resolved against some other repository: not the one to cache
   // Written whole then renamed: two test processes resolving at once never see half a file.
   const tmp = path.join(kafkaStateDir, `classpath-${tag}.txt.tmp`);
   await writeFile(tmp, `pom-sha256 ${pomHash}\n${cp}\n`);
   await rename(tmp, cachePath);
-  await rm(outFile, { force: true });
   return cp;
 }
 
