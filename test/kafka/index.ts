@@ -23,7 +23,7 @@ export type {
   ServerProperties,
 } from './broker.ts';
 export { freePorts, startBroker, startCluster } from './broker.ts';
-export { checkJava, kafkaClasspath, runJava } from './classpath.ts';
+export { checkJava, kafkaClasspath, repoRoot, runJava } from './classpath.ts';
 export type {
   ConsoleConsumeOptions,
   ConsumeAllOptions,
@@ -32,6 +32,8 @@ export type {
 } from './consume.ts';
 export { consoleConsume, consumeAll, createTopic, runKafkaTool } from './consume.ts';
 export { KafkaHarnessError } from './errors.ts';
+export type { TlsMaterial } from './tls.ts';
+export { makeTlsMaterial, scramListenerProperties, tlsListenerProperties } from './tls.ts';
 
 export const BOOTSTRAP_ENV = 'LOGFERRY_TEST_BOOTSTRAP';
 
