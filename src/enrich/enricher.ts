@@ -150,19 +150,38 @@ function fileDigest(fileId: string): string {
   return d;
 }
 
-// @timestamp: consecutive records mostly share the second, so reuse its ISO prefix.
-let isoSec = Number.NaN;
-let isoPrefix = '';
+// @timestamp without Date per record: the date part is cached per UTC day, the time of day is
+// assembled from a table of two-digit strings.
+const TWO = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
+const DAY_MS = 86400000;
+let isoDay = Number.NaN;
+let isoDate = '';
 
-function isoTime(ms: number): string {
-  const sec = Math.floor(ms / 1000);
-  if (sec !== isoSec) {
-    const s = new Date(sec * 1000).toISOString(); // ...T13:55:36.000Z
-    isoPrefix = s.slice(0, s.length - 4);
-    isoSec = sec;
+export function isoTime(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== isoDay) {
+    isoDate = new Date(day * DAY_MS).toISOString().slice(0, -13); // "2024-03-12T" (or ±YYYYYY-...)
+    isoDay = day;
   }
-  const frac = ms - sec * 1000;
-  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+  let rem = Math.floor(ms - day * DAY_MS);
+  const milli = rem % 1000;
+  rem = (rem - milli) / 1000;
+  const sec = rem % 60;
+  rem = (rem - sec) / 60;
+  const min = rem % 60;
+  const hour = (rem - min) / 60;
+  return `${isoDate}${TWO[hour]}:${TWO[min]}:${TWO[sec]}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
+const LEVEL_JSON = new Map<string, string>();
+
+function levelJson(level: string): string {
+  let j = LEVEL_JSON.get(level);
+  if (j === undefined) {
+    j = `,"level":${JSON.stringify(level)}`;
+    if (LEVEL_JSON.size < 256) LEVEL_JSON.set(level, j);
+  }
+  return j;
 }
 
 const MAX_TIME = 8.64e15;
@@ -242,7 +261,7 @@ class PathEnricher implements FileEnricher {
       }
     }
     let log = '';
-    if (ev.level !== undefined) log += `,"level":${JSON.stringify(ev.level)}`;
+    if (ev.level !== undefined) log += levelJson(ev.level);
     if (ev.flags !== undefined && ev.flags.length > 0) log += `,"flags":${JSON.stringify(ev.flags)}`;
     const value =
       `{"@timestamp":"${isoTime(ts)}","message":${JSON.stringify(ev.message)}${this.headHost}${serviceJson}` +

@@ -9,9 +9,21 @@ const AUTO_MESSAGE = ['message', 'msg'];
 const AUTO_TIME = ['@timestamp', 'timestamp', 'time', 'ts'];
 const AUTO_LEVEL = ['level', 'severity', 'lvl', 'log.level', 'loglevel'];
 
-/** A fresh object without a prototype, so keys like "__proto__" from a log line stay plain data. */
+/**
+ * A plain object: V8 keeps these in fast mode, which JSON.stringify encodes about twice as fast as
+ * prototype-less ones. Keys taken from a log line must go through setField.
+ */
 export function newFields(): Fields {
-  return Object.create(null) as Fields;
+  return {};
+}
+
+/** Assigns a key read from a log line: "__proto__" stays plain data instead of changing the prototype. */
+export function setField(fields: Fields, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(fields, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    fields[key] = value;
+  }
 }
 
 /** Flat key first ("log.level"), then the nested path. */
@@ -29,21 +41,23 @@ export function lookup(fields: Fields, path: string): unknown {
 /**
  * Takes message, time and level from freshly parsed fields into the event, then merges the fields
  * into `ev.fields` (a later parser in a chain adds to what an earlier one found). The message
- * field is moved (not copied) into the message; time and level stay in the fields as found.
+ * field is moved (not copied) into the message: set to undefined rather than deleted, because
+ * delete drops the object out of V8's fast mode and JSON.stringify skips undefined anyway.
+ * Time and level stay in the fields as found.
  */
 export function applyFields(ev: ParsedEvent, fields: Fields, roles: FieldRoles): void {
   if (roles.messageField !== '') {
     const m = fields[roles.messageField];
     if (typeof m === 'string') {
       ev.message = m;
-      delete fields[roles.messageField];
+      fields[roles.messageField] = undefined;
     }
   } else {
     for (let i = 0; i < AUTO_MESSAGE.length; i++) {
       const m = fields[AUTO_MESSAGE[i]];
       if (typeof m === 'string') {
         ev.message = m;
-        delete fields[AUTO_MESSAGE[i]];
+        fields[AUTO_MESSAGE[i]] = undefined;
         break;
       }
     }
@@ -87,6 +101,7 @@ export function mergeFields(ev: ParsedEvent, fields: Fields): void {
   }
   const into = ev.fields;
   for (const k of Object.keys(fields)) {
+    if (fields[k] === undefined) continue;
     // defineProperty, not assignment: a "__proto__" key must not change the target's prototype.
     Object.defineProperty(into, k, {
       value: fields[k],

@@ -1,6 +1,6 @@
 import type { ParsedEvent } from '../../model/record.ts';
 import type { FieldRoles, Parser } from '../parser.ts';
-import { applyFields, newFields } from './fields.ts';
+import { applyFields, newFields, setField } from './fields.ts';
 
 /**
  * logfmt: `key=value key2="quoted \"value\"" bare`. Values stay strings (a bare key is `true`).
@@ -33,7 +33,7 @@ export class LogfmtParser implements Parser {
       const key = s.slice(ks, i);
       if (i >= n || s.charCodeAt(i) !== 61) {
         if (i < n && s.charCodeAt(i) === 34) return false;
-        fields[key] = true;
+        setField(fields, key, true);
         continue;
       }
       i++; // '='
@@ -61,11 +61,11 @@ export class LogfmtParser implements Parser {
           i++;
         }
         if (!closed) return false;
-        fields[key] = v;
+        setField(fields, key, v);
       } else {
         const vs = i;
         while (i < n && s.charCodeAt(i) > 32) i++;
-        fields[key] = s.slice(vs, i);
+        setField(fields, key, s.slice(vs, i));
       }
       pairs++;
     }

@@ -1,7 +1,7 @@
 import { ParseConfigError } from '../../model/errors.ts';
 import type { ParsedEvent } from '../../model/record.ts';
 import type { FieldRoles, Parser } from '../parser.ts';
-import { applyFields, newFields } from './fields.ts';
+import { applyFields, newFields, setField } from './fields.ts';
 
 /** Named groups become fields; `message`, `time`/`timestamp`, `level` take their usual roles. */
 export class RegexParser implements Parser {
@@ -35,7 +35,7 @@ export class RegexParser implements Parser {
     const g = m.groups;
     for (const k in g) {
       const v = g[k];
-      if (v !== undefined) fields[k] = v;
+      if (v !== undefined) setField(fields, k, v);
     }
     applyFields(ev, fields, this.roles);
     return true;

@@ -2,7 +2,7 @@ import type { ParsedEvent } from '../../model/record.ts';
 import { SYSLOG_SEVERITY } from '../level.ts';
 import type { Parser } from '../parser.ts';
 import { parseRfc3339, parseSyslogStamp } from '../timestamp.ts';
-import { type Fields, mergeFields, newFields } from './fields.ts';
+import { type Fields, mergeFields, newFields, setField } from './fields.ts';
 
 /**
  * Syslog as written to files or received raw:
@@ -141,7 +141,7 @@ function parseStructuredData(s: string, i: number, out: Fields): number {
     while (j < n && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 93) j++;
     if (j >= n || j === i) return -1;
     const params = newFields();
-    Object.defineProperty(out, s.slice(i, j), { value: params, enumerable: true, writable: true });
+    setField(out, s.slice(i, j), params);
     i = j;
     while (i < n && s.charCodeAt(i) === 32) {
       i++;
@@ -165,7 +165,7 @@ function parseStructuredData(s: string, i: number, out: Fields): number {
         i++;
       }
       v += s.slice(seg, i);
-      params[name] = v;
+      setField(params, name, v);
       i++;
     }
     if (s.charCodeAt(i) !== 93) return -1;

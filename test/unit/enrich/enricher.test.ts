@@ -79,3 +79,28 @@ describe('enricher defaults (issue 2 shape)', () => {
     assert.equal(v.log.level, 'warn');
   });
 });
+
+describe('isoTime', () => {
+  it('matches Date.toISOString across days, leap days, epoch and millisecond edges', async () => {
+    const { isoTime } = await import('../../../src/enrich/enricher.ts');
+    const samples = [
+      0,
+      1,
+      999,
+      1000,
+      86_399_999,
+      86_400_000,
+      Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+      Date.UTC(2024, 2, 1),
+      1_710_224_725_123,
+      -1,
+      -86_400_001,
+    ];
+    let x = 12345;
+    for (let i = 0; i < 2000; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      samples.push(Math.floor((x / 2147483648) * 4_102_444_800_000));
+    }
+    for (const ms of samples) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  });
+});

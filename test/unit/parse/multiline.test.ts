@@ -161,7 +161,7 @@ describe('cri and docker partial lines', () => {
     assert.equal(out[1].level, 'warn');
     assert.equal(out[1].offset, c1.offsets[1]);
     assert.equal(out[1].chunk, c1);
-    assert.deepEqual({ ...out[1].fields }, { level: 'warn', stream: 'stderr' });
+    assert.deepEqual(JSON.parse(JSON.stringify(out[1].fields)), { level: 'warn', stream: 'stderr' });
     assert.equal(c1.refs, 2);
     assert.equal(acked.length, 0);
   });

@@ -23,10 +23,11 @@ describe('json parser', () => {
     assert.equal(e.message, 'disk low');
     assert.equal(e.level, 'warn');
     assert.equal(iso(e.timestamp), '2023-12-31T23:00:00.500Z');
-    assert.deepEqual(
-      { ...e.fields },
-      { level: 'WARNING', time: '2024-01-01T00:00:00.5+01:00', disk: { free: 3 } },
-    );
+    assert.deepEqual(JSON.parse(JSON.stringify(e.fields)), {
+      level: 'WARNING',
+      time: '2024-01-01T00:00:00.5+01:00',
+      disk: { free: 3 },
+    });
     assert.equal(e.flags, undefined);
   });
 
@@ -82,16 +83,13 @@ describe('logfmt parser', () => {
     assert.equal(e.message, 'hello "you"\n');
     assert.equal(e.level, 'info');
     assert.equal(iso(e.timestamp), '2024-01-01T00:00:00.000Z');
-    assert.deepEqual(
-      { ...e.fields },
-      {
-        ts: '2024-01-01T00:00:00Z',
-        level: 'info',
-        'user.id': '7',
-        path: '/a=b',
-        ok: true,
-      },
-    );
+    assert.deepEqual(JSON.parse(JSON.stringify(e.fields)), {
+      ts: '2024-01-01T00:00:00Z',
+      level: 'info',
+      'user.id': '7',
+      path: '/a=b',
+      ok: true,
+    });
   });
 
   it('fails on prose and on an unterminated quote', () => {
