@@ -11,8 +11,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { KafkaHarnessError } from './errors.ts';
 
@@ -113,12 +114,60 @@ async function resolveClasspath(opts: ClasspathOptions): Promise<string> {
   const pomHash = createHash('sha256')
     .update(await readFile(pomPath))
     .digest('hex');
-  if (!opts.force && !opts.mavenArgs) {
-    const cached = await readFile(cachePath, 'utf8').catch(() => '');
-    const cp = parseCache(cached, pomHash);
+  const fromCache = async () => parseCache(await readFile(cachePath, 'utf8').catch(() => ''), pomHash);
+  if (opts.force || opts.mavenArgs) return runMaven(opts, pomHash);
+  const cp = await fromCache();
+  if (cp !== undefined) return cp;
+  await checkMaven();
+  // Test files started in parallel must not run Maven side by side into one ~/.m2: one does, the
+  // others wait for its cache file.
+  return withMavenLock(async () => (await fromCache()) ?? runMaven(opts, pomHash), fromCache);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function withMavenLock(
+  fn: () => Promise<string>,
+  resolvedMeanwhile: () => Promise<string | undefined>,
+): Promise<string> {
+  await mkdir(kafkaStateDir, { recursive: true });
+  const lockPath = path.join(kafkaStateDir, 'maven.lock');
+  for (;;) {
+    try {
+      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(await readFile(lockPath, 'utf8').catch(() => ''));
+    const age = await stat(lockPath).then(
+      (st) => Date.now() - st.mtimeMs,
+      () => 0,
+    );
+    // A holder that died (or never wrote its pid) leaves a stale lock behind.
+    if ((holder > 0 && !pidAlive(holder)) || (!(holder > 0) && age > 10_000)) {
+      await rm(lockPath, { force: true });
+      continue;
+    }
+    await sleep(500);
+    const cp = await resolvedMeanwhile();
     if (cp !== undefined) return cp;
   }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true });
+  }
+}
 
+async function runMaven(opts: ClasspathOptions, pomHash: string): Promise<string> {
   await checkMaven();
   await mkdir(kafkaStateDir, { recursive: true });
   opts.onResolve?.('resolving Kafka jars with Maven (about a minute on a fresh machine)');
@@ -146,7 +195,7 @@ async function resolveClasspath(opts: ClasspathOptions): Promise<string> {
   const cp = (await readFile(outFile, 'utf8')).trim();
   await rm(outFile, { force: true });
   if (opts.mavenArgs) return cp; // resolved against some other repository: not the one to cache
-  // Written whole then renamed: two test processes resolving at once never see half a file.
+  // Written whole then renamed: a reader never sees half a file.
   const tmp = path.join(kafkaStateDir, `classpath-${tag}.txt.tmp`);
   await writeFile(tmp, `pom-sha256 ${pomHash}\n${cp}\n`);
   await rename(tmp, cachePath);
