@@ -73,7 +73,11 @@ const writer = setInterval(() => {
   written += n;
 }, 100);
 
-const kafka = new Kafka({ clientId: 'logferry-demo', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+const kafka = new Kafka({
+  clientId: 'logferry-demo',
+  brokers: [broker.bootstrap],
+  logLevel: logLevel.NOTHING,
+});
 const admin = kafka.admin();
 await admin.connect();
 const consumer = kafka.consumer({ groupId: `logferry-demo-${process.pid}` });
@@ -82,7 +86,8 @@ await consumer.connect();
 await consumer.subscribe({ topic: TOPIC, fromBeginning: true }).catch(() => {});
 void consumer.run({
   eachMessage: async ({ message }) => {
-    if (sample === undefined && message.value) sample = `key=${message.key?.toString()} value=${message.value.toString()}`;
+    if (sample === undefined && message.value)
+      sample = `key=${message.key?.toString()} value=${message.value.toString()}`;
   },
 });
 
@@ -151,7 +156,9 @@ function sampleLine(kind: number, i: number): string {
 }
 
 function clf(d: Date): string {
-  const m = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
+  const m = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][
+    d.getUTCMonth()
+  ];
   const p = (x: number) => String(x).padStart(2, '0');
   return `${p(d.getUTCDate())}/${m}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }

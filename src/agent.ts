@@ -22,7 +22,7 @@ import type { Config, SourceConfig } from './config/schema.ts';
 import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
 import { type Clock, systemClock } from './model/clock.ts';
 import { type ChunkAcknowledger, type ChunkSink, type LineChunk, releaseChunk } from './model/line-chunk.ts';
-import type { OutRecord, ParsedEvent } from './model/record.ts';
+import type { ParsedEvent } from './model/record.ts';
 import type { Logger } from './observe/logger.ts';
 import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
@@ -183,7 +183,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   #emit(enricher: FileEnricher, events: ParsedEvent[]): void {
     this.stats.events += events.length;
     for (let i = 0; i < events.length; i++) {
-      this.#batcher.add(enricher.toRecord(events[i]) as OutRecord);
+      const event = events[i];
+      this.#batcher.add(enricher.toRecord(event, event.chunk.readAt));
     }
   }
 

@@ -9,9 +9,9 @@ export const BatchSchema = Type.Object(
     }),
     max_bytes: Type.Integer({
       minimum: 1024,
-      default: 1_048_576,
+      default: 786_432,
       description:
-        'A batch is sent once its encoded records reach this many bytes (keep below the topic max.message.bytes).',
+        "A batch is sent once its records reach this many bytes before compression; keep it below the broker's and topic's max.message.bytes (1 MiB by default). A batch the broker still finds too large is split in two and sent again.",
     }),
     linger_ms: Type.Integer({
       minimum: 0,

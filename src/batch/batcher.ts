@@ -3,6 +3,9 @@ import type { OutRecord } from '../model/record.ts';
 import type { Batch } from '../sink/producer-port.ts';
 import type { BatchConfig } from './batch-config.ts';
 
+/** Bytes a record adds to a Kafka record batch beyond its key and value (length varints, deltas, headers). */
+const RECORD_OVERHEAD = 24;
+
 interface OpenBatch {
   topic: string;
   records: OutRecord[];
@@ -32,7 +35,7 @@ export class Batcher {
       open = { topic: record.topic, records: [], bytes: 0, timer: undefined };
       this.#open.set(record.topic, open);
     }
-    const size = record.value.length + (record.key?.length ?? 0);
+    const size = record.value.length + (record.key?.length ?? 0) + RECORD_OVERHEAD;
     if (open.records.length > 0 && open.bytes + size > this.#config.max_bytes) this.#close(open);
     if (open.records.length === 0) {
       const topic = record.topic;

@@ -1,7 +1,7 @@
 import { Agent } from '../agent.ts';
 import { loadConfig } from '../config/load.ts';
 import { ExitCode } from '../model/errors.ts';
-import { createLogger } from '../observe/logger.ts';
+import { createLogger, type Logger } from '../observe/logger.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 25_000;
 
@@ -13,6 +13,7 @@ const SHUTDOWN_TIMEOUT_MS = 25_000;
 export async function runCommand(opts: { config: string; dryRun: boolean }): Promise<number> {
   const config = loadConfig(opts.config);
   const log = createLogger(config.log.level);
+  routeProcessWarnings(log);
   const agent = new Agent(config, { log, dryRun: opts.dryRun });
   await agent.start();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -29,4 +30,17 @@ export async function runCommand(opts: { config: string; dryRun: boolean }): Pro
   await agent.stop(SHUTDOWN_TIMEOUT_MS);
   log.flush();
   return ExitCode.ok;
+}
+
+/**
+ * Process warnings go to our JSON log instead of bare stderr lines. kafkajs schedules a timer with
+ * a negative delay on every response under Node 24 (harmless: Node clamps it to 1 ms); that one
+ * is kept at debug so it does not flood the log.
+ */
+function routeProcessWarnings(log: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (w.name === 'TimeoutNegativeWarning') log.debug({ warning: w.name }, w.message);
+    else log.warn({ warning: w.name }, w.message);
+  });
 }

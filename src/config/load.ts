@@ -34,7 +34,12 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   }
   const expanded = expandEnv(raw, env, file, '');
   const config = validateConfig(expanded, file);
+  // Relative paths mean "next to the config file", whatever the working directory of the service.
   config.data_dir = resolveAgainst(file, config.data_dir);
+  for (const source of config.sources) {
+    source.include = source.include.map((p) => resolveAgainst(file, p));
+    source.exclude = source.exclude.map((p) => resolveAgainst(file, p));
+  }
   return deepFreeze(config);
 }
 

@@ -31,7 +31,14 @@ export class Sender {
   #idleWaiters: (() => void)[] = [];
   #wake: (() => void) | undefined;
   #wakeTimer: unknown;
-  readonly stats = { batches_sent: 0, records_sent: 0, bytes_sent: 0, send_failures: 0, records_rejected: 0 };
+  readonly stats = {
+    batches_split: 0,
+    batches_sent: 0,
+    records_sent: 0,
+    bytes_sent: 0,
+    send_failures: 0,
+    records_rejected: 0,
+  };
   /** Failures by reason label, for metrics. */
   readonly failuresByReason: Record<string, number> = {};
 
@@ -77,6 +84,13 @@ export class Sender {
         const classified = classifySendError(err, this.#opts.brokers, batch.topic);
         this.stats.send_failures++;
         this.failuresByReason[classified.reason] = (this.failuresByReason[classified.reason] ?? 0) + 1;
+        if (classified.reason === 'message_too_large' && batch.records.length > 1) {
+          // The batch as a whole passed the broker's limit (record overhead, multi-byte text):
+          // halve it and go on in order; only a single record that is too large is given up.
+          this.#queue.splice(0, 1, ...splitBatch(batch));
+          this.stats.batches_split++;
+          continue;
+        }
         if (classified.disposition === 'permanent') {
           this.#queue.shift();
           this.stats.records_rejected += batch.records.length;
@@ -123,4 +137,15 @@ export class Sender {
     this.#idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+function splitBatch(batch: Batch): [Batch, Batch] {
+  const mid = batch.records.length >>> 1;
+  const a = batch.records.slice(0, mid);
+  const b = batch.records.slice(mid);
+  const aBytes = Math.round((batch.bytes * a.length) / batch.records.length);
+  return [
+    { topic: batch.topic, records: a, bytes: aBytes },
+    { topic: batch.topic, records: b, bytes: batch.bytes - aBytes },
+  ];
 }

@@ -42,14 +42,20 @@ export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentPr
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const a = startAgent(args);
   const [code] = (await once(a.child, 'exit')) as [number | null];
   return { code, stdout: a.stdout(), stderr: a.stderr() };
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await check()) return;

@@ -59,11 +59,12 @@ test('retries a retriable failure with backoff and keeps order', async () => {
   assert.equal(s.stats.records_sent, 2);
 });
 
-test('a permanent failure is handed to onRejected and the next batch goes', async () => {
+test('a batch too large as a whole is split in order; a single record too large is rejected', async () => {
   const port = new ScriptedPort();
-  port.failures.push(
-    Object.assign(new Error('too large'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' }),
-  );
+  const tooLarge = () =>
+    Object.assign(new Error('too large'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' });
+  // [r0 r1 r2] fails -> [r0] ok, [r1 r2] fails -> [r1] fails alone (rejected), [r2] ok.
+  port.failures.push(tooLarge(), undefined, tooLarge(), tooLarge());
   const rejected: string[] = [];
   const delivered: string[] = [];
   const s = new Sender({
@@ -72,15 +73,16 @@ test('a permanent failure is handed to onRejected and the next batch goes', asyn
     brokers: ['x:1'],
     log: silentLogger(),
     clock: new ManualClock(),
-    onDelivered: (b) => delivered.push(b.topic),
-    onRejected: (b, e) => rejected.push(`${b.topic}:${e.reason}`),
+    onDelivered: (b) => delivered.push(`${b.topic}:${b.records.map((r) => r.value).join(',')}`),
+    onRejected: (b, e) => rejected.push(`${b.records.map((r) => r.value).join(',')}:${e.reason}`),
   });
   s.enqueue(batch('big', 3));
   s.enqueue(batch('ok', 1));
   await s.idle();
-  assert.deepEqual(rejected, ['big:message_too_large']);
-  assert.deepEqual(delivered, ['ok']);
-  assert.equal(s.stats.records_rejected, 3);
+  assert.deepEqual(rejected, ['v1:message_too_large']);
+  assert.deepEqual(delivered, ['big:v0', 'big:v2', 'ok:v0']);
+  assert.equal(s.stats.records_rejected, 1);
+  assert.equal(s.stats.batches_split, 2);
 });
 
 test('stop() during a backoff leaves the batch unacknowledged and settles idle()', async () => {
