@@ -8,7 +8,7 @@ import type { Codec } from './codec.ts';
  * package and no native addon of ours.
  *
  * Level 1, not the Java producer's default 3: measured on batches of the records logferry writes
- * (JSON with hex ids), level 1 compresses smaller (ratio 5.99 vs 5.66) with ~1.5x less CPU; on plain
+ * (JSON with hex ids), level 1 compresses smaller (ratio 5.99 vs 5.66) with 1.2-1.5x less CPU; on plain
  * text, which logferry never sends unwrapped, level 3 is ~1.5% smaller. The zstd CLI agrees
  * (docs/dependency-notes-codecs.md). Consumers do not care about the level.
  */
