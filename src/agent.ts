@@ -21,11 +21,16 @@ import { MemoryBound } from './batch/memory-bound.ts';
 import type { Config, SourceConfig } from './config/schema.ts';
 import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
 import { type Clock, systemClock } from './model/clock.ts';
+import { ExitCode, LogferryError } from './model/errors.ts';
 import { type ChunkAcknowledger, type ChunkSink, type LineChunk, releaseChunk } from './model/line-chunk.ts';
 import type { ParsedEvent } from './model/record.ts';
+import { ObserveServer } from './observe/http-server.ts';
 import type { Logger } from './observe/logger.ts';
+import { type FileLag, Metrics, type MetricsSnapshot } from './observe/metrics.ts';
+import { evaluateReadiness } from './observe/readiness.ts';
 import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
+import { compressionStats } from './sink/codecs/index.ts';
 import { KafkaProducer } from './sink/kafka-producer.ts';
 import type { Batch, ProducerPort } from './sink/producer-port.ts';
 import { Sender } from './sink/sender.ts';
@@ -38,6 +43,8 @@ export interface AgentOptions {
   dryRun?: boolean;
   /** Replaces the producer (tests); by default Kafka, or stdout with dryRun. */
   producer?: ProducerPort;
+  /** Reported in metrics and /status. */
+  version?: string;
   clock?: Clock;
 }
 
@@ -61,12 +68,31 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   readonly #files = new Map<string, FileState>();
   readonly #events: ParsedEvent[] = [];
   #expiryTimer: NodeJS.Timeout | undefined;
+  readonly #dryRun: boolean;
+  readonly metrics: Metrics;
+  #server: ObserveServer | undefined;
+  #started = false;
+  #stopping = false;
+  /** Running totals for metrics, updated per chunk or per batch, never per line. */
+  readonly #perSource = new Map<string, { lines_read: number; bytes_read: number }>();
+  readonly #perTopic = new Map<
+    string,
+    { records_sent: number; records_failed: number; bytes_sent: number }
+  >();
+  readonly #dropped: Record<string, number> = {};
   readonly stats = { chunks: 0, lines: 0, events: 0, records_delivered: 0, records_rejected: 0 };
 
   constructor(config: Config, opts: AgentOptions) {
     this.#config = config;
     this.#log = opts.log;
     this.#clock = opts.clock ?? systemClock;
+    this.#dryRun = opts.dryRun ?? false;
+    for (const source of config.sources) this.#perSource.set(source.name, { lines_read: 0, bytes_read: 0 });
+    this.metrics = new Metrics({
+      snapshot: () => this.#snapshot(),
+      clock: this.#clock,
+      version: opts.version,
+    });
     this.#producer =
       opts.producer ?? (opts.dryRun ? new StdoutProducer() : new KafkaProducer(config.sink.kafka, opts.log));
     this.#memory = new MemoryBound(config.buffer.max_bytes, this.#clock);
@@ -78,8 +104,16 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       clock: this.#clock,
       onDelivered: (batch) => this.#onDelivered(batch),
       onRejected: (batch, error) => this.#onRejected(batch, error),
+      onAttempt: (seconds, ok) => this.metrics.observeSend(seconds, ok),
     });
-    this.#batcher = new Batcher(config.batch, (batch) => this.#sender.enqueue(batch), this.#clock);
+    this.#batcher = new Batcher(
+      config.batch,
+      (batch) => {
+        this.metrics.observeBatch(batch.records.length, batch.bytes);
+        this.#sender.enqueue(batch);
+      },
+      this.#clock,
+    );
     const enrichSettings = {
       ...config.enrich,
       default_topic: config.sink.kafka.topic,
@@ -104,12 +138,30 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       'agent starting',
     );
     await this.#producer.connect().catch((err: unknown) => {
-      // Not fatal: the sender retries with backoff and the memory bound pauses the tailers meanwhile.
+      // A setting that can never work (a codec that cannot load) ends the start; an unreachable
+      // broker does not: the sender retries with backoff and the memory bound pauses the tailers.
+      if (err instanceof LogferryError && err.exitCode === ExitCode.config) throw err;
       this.#log.warn({ err: (err as Error).message }, 'initial broker connection failed; will keep trying');
     });
+    if (this.#config.metrics.enabled) {
+      this.#server = new ObserveServer({
+        listen: this.#config.metrics.listen,
+        metrics: this.metrics,
+        log: this.#log,
+        ready: () =>
+          evaluateReadiness({
+            started: this.#started,
+            stopping: this.#stopping,
+            broker: this.#brokerState(),
+          }),
+      });
+      const address = await this.#server.start();
+      this.#log.info({ host: address.host, port: address.port }, 'metrics and health endpoint listening');
+    }
     await this.#tailer.start();
     this.#expiryTimer = setInterval(() => this.#flushExpired(), EXPIRY_SCAN_MS);
     this.#expiryTimer.unref();
+    this.#started = true;
   }
 
   /** ChunkSink: called by the tailer for every chunk, in file order. */
@@ -117,6 +169,11 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     const wait = this.#memory.hold(chunk.bytes);
     this.stats.chunks++;
     this.stats.lines += chunk.lines.length;
+    const perSource = this.#perSource.get(chunk.source);
+    if (perSource !== undefined) {
+      perSource.lines_read += chunk.lines.length;
+      perSource.bytes_read += chunk.bytes;
+    }
     const file = this.#fileState(chunk);
     const events = this.#events;
     events.length = 0;
@@ -138,6 +195,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
    * read again after a restart (at-least-once).
    */
   async stop(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#expiryTimer);
     await this.#tailer.stop();
     this.#memory.releaseWaiters();
@@ -159,6 +217,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#sender.stop();
     await this.#tailer.flushCheckpoints();
     await this.#producer.disconnect().catch(() => {});
+    await this.#server?.close();
     this.#log.info({ ...this.stats, ...this.#sender.stats }, 'agent stopped');
   }
 
@@ -212,9 +271,45 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#files.delete(fileId);
   }
 
+  #topicTotals(topic: string): { records_sent: number; records_failed: number; bytes_sent: number } {
+    let t = this.#perTopic.get(topic);
+    if (t === undefined) {
+      t = { records_sent: 0, records_failed: 0, bytes_sent: 0 };
+      this.#perTopic.set(topic, t);
+    }
+    return t;
+  }
+
+  #brokerState(): 'connecting' | 'connected' | 'disconnected' {
+    return this.#dryRun ? 'connected' : this.#sender.brokerState;
+  }
+
+  #snapshot(): MetricsSnapshot {
+    const files: FileLag[] = [];
+    for (const f of this.#tailer.files()) {
+      const committed = this.#tailer.committedOffset(f.fileId) ?? 0;
+      files.push({ source: f.source, path: f.path, lag_bytes: Math.max(0, f.size - committed) });
+    }
+    return {
+      sources: this.#perSource,
+      topics: this.#perTopic,
+      compression: compressionStats,
+      retries: this.#sender.failuresByReason,
+      dropped: this.#dropped,
+      backpressure_ms: this.#memory.pausedMsNow(),
+      buffer: { bytes: this.#memory.used, max_bytes: this.#memory.max },
+      files,
+      checkpoint_saved_ms: this.#tailer.lastCheckpointWriteMs,
+      broker: this.#brokerState(),
+    };
+  }
+
   #onDelivered(batch: Batch): void {
     const { records } = batch;
     this.stats.records_delivered += records.length;
+    const t = this.#topicTotals(batch.topic);
+    t.records_sent += records.length;
+    t.bytes_sent += batch.bytes;
     for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
   }
 
@@ -223,6 +318,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     const first = records[0];
     const last = records[records.length - 1];
     this.stats.records_rejected += records.length;
+    this.#topicTotals(batch.topic).records_failed += records.length;
+    this.#dropped[error.reason] = (this.#dropped[error.reason] ?? 0) + records.length;
     this.#log.error(
       {
         code: error.error.code,

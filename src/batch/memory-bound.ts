@@ -23,6 +23,11 @@ export class MemoryBound {
     return this.#used;
   }
 
+  /** Paused time so far, including a pause still going on. */
+  pausedMsNow(): number {
+    return this.stats.paused_ms + (this.#pausedSince === 0 ? 0 : this.#clock.now() - this.#pausedSince);
+  }
+
   hold(bytes: number): undefined | Promise<void> {
     this.#used += bytes;
     if (this.#used > this.stats.peak_bytes) this.stats.peak_bytes = this.#used;

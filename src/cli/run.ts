@@ -3,8 +3,6 @@ import { loadConfig } from '../config/load.ts';
 import { ExitCode } from '../model/errors.ts';
 import { createLogger, type Logger } from '../observe/logger.ts';
 
-const SHUTDOWN_TIMEOUT_MS = 25_000;
-
 /**
  * Runs until SIGTERM or SIGINT, then stops gracefully: flush, wait for acknowledgements within the
  * shutdown timeout, persist checkpoints, exit 0. A second signal exits at once; the checkpoints on
@@ -27,7 +25,7 @@ export async function runCommand(opts: { config: string; dryRun: boolean }): Pro
   };
   process.once('SIGTERM', again);
   process.once('SIGINT', again);
-  await agent.stop(SHUTDOWN_TIMEOUT_MS);
+  await agent.stop(config.shutdown.timeout_ms);
   log.flush();
   return ExitCode.ok;
 }

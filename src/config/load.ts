@@ -6,6 +6,15 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, ConfigFileError } from '../model/errors.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
+const ENV_PREFIX = 'LOGFERRY_';
+
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+}
+
 /**
  * Loads a YAML or JSON config file, expands `${VAR}` / `${VAR:-default}` from the environment,
  * fills defaults, validates, resolves relative paths against the file's directory and freezes the
@@ -33,6 +42,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     );
   }
   const expanded = expandEnv(raw, env, file, '');
+  applyEnvOverrides(expanded as Record<string, unknown>, env);
   const config = validateConfig(expanded, file);
   // Relative paths mean "next to the config file", whatever the working directory of the service.
   config.data_dir = resolveAgainst(file, config.data_dir);
@@ -121,6 +131,58 @@ function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * `LOGFERRY_<KEY_PATH>` overrides a scalar or a list of strings anywhere outside `sources`, e.g.
+ * `LOGFERRY_SINK_KAFKA_BROKERS=a:9092,b:9092` or `LOGFERRY_METRICS_LISTEN=0.0.0.0:9464`. The key path
+ * is found by walking the schema, so keys with underscores (`data_dir`) resolve; variables that name
+ * no key are ignored (they may belong to something else).
+ */
+export function applyEnvOverrides(target: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const applied: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
+    const path = resolveEnvPath(name.slice(ENV_PREFIX.length).toLowerCase(), ConfigSchema as SchemaNode);
+    if (path === undefined) continue;
+    let obj = target;
+    for (const key of path.keys.slice(0, -1)) {
+      const next = obj[key];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) obj[key] = {};
+      obj = obj[key] as Record<string, unknown>;
+    }
+    obj[path.keys[path.keys.length - 1]] = coerce(value, path.leaf);
+    applied.push(path.keys.join('.'));
+  }
+  return applied;
+}
+
+function resolveEnvPath(rest: string, node: SchemaNode): { keys: string[]; leaf: SchemaNode } | undefined {
+  const props = node.properties;
+  if (props === undefined) return undefined;
+  for (const [key, child] of Object.entries(props)) {
+    if (key === 'sources') continue;
+    if (rest === key && child.properties === undefined) return { keys: [key], leaf: child };
+    if (rest.startsWith(`${key}_`)) {
+      const sub = resolveEnvPath(rest.slice(key.length + 1), child);
+      if (sub !== undefined) return { keys: [key, ...sub.keys], leaf: sub.leaf };
+    }
+  }
+  return undefined;
+}
+
+function coerce(value: string, leaf: SchemaNode): unknown {
+  const types = leaf.anyOf ? leaf.anyOf.map((n) => n.type) : [leaf.type];
+  if (types.includes('array')) return value === '' ? [] : value.split(',').map((v) => v.trim());
+  if (types.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
+  if (
+    (types.includes('integer') || types.includes('number')) &&
+    value.trim() !== '' &&
+    !Number.isNaN(Number(value))
+  ) {
+    return Number(value);
   }
   return value;
 }

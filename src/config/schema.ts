@@ -1,6 +1,7 @@
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
 import { BatchSchema, BufferSchema } from '../batch/batch-config.ts';
 import { EnrichSettingsSchema, EnrichSourceFields } from '../enrich/enrich-config.ts';
+import { MetricsSchema } from '../observe/observe-config.ts';
 import { ParseSourceFields } from '../parse/parse-config.ts';
 import { SinkSchema } from '../sink/sink-config.ts';
 import { TailSettingsSchema, TailSourceFields } from '../tail/tail-config.ts';
@@ -33,6 +34,18 @@ export const LogSchema = Type.Object(
   { additionalProperties: false, default: {}, description: "The agent's own logs." },
 );
 
+export const ShutdownSchema = Type.Object(
+  {
+    timeout_ms: Type.Integer({
+      minimum: 0,
+      default: 25_000,
+      description:
+        "On SIGTERM/SIGINT, how long to wait for Kafka to acknowledge what was read before exiting; keep it below the orchestrator's grace period (Kubernetes: 30 s). What is not acknowledged by then is read again after the restart.",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'Graceful shutdown.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     data_dir: Type.String({
@@ -46,6 +59,8 @@ export const ConfigSchema = Type.Object(
     batch: BatchSchema,
     buffer: BufferSchema,
     sink: SinkSchema,
+    metrics: MetricsSchema,
+    shutdown: ShutdownSchema,
     log: LogSchema,
   },
   {

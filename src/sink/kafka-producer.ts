@@ -1,5 +1,6 @@
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { type CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import type { Logger } from '../observe/logger.ts';
+import { assertCodecAvailable, registerCodecs, toKafkajsCompression } from './codecs/index.ts';
 import type { Batch, ProducerPort } from './producer-port.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 
@@ -13,10 +14,13 @@ export class KafkaProducer implements ProducerPort {
   readonly #config: KafkaSinkConfig;
   readonly #producer: Producer;
   readonly #acks: number;
+  readonly #compression: CompressionTypes;
 
   constructor(config: KafkaSinkConfig, log: Logger) {
     this.#config = config;
     this.#acks = ACKS[config.acks];
+    registerCodecs();
+    this.#compression = toKafkajsCompression(config.compression);
     const kafka = new Kafka({
       clientId: config.client_id,
       brokers: config.brokers,
@@ -40,6 +44,7 @@ export class KafkaProducer implements ProducerPort {
   }
 
   async connect(): Promise<void> {
+    await assertCodecAvailable(this.#config.compression);
     await this.#producer.connect();
   }
 
@@ -54,6 +59,7 @@ export class KafkaProducer implements ProducerPort {
       topic: batch.topic,
       messages,
       acks: this.#acks,
+      compression: this.#compression,
       timeout: this.#config.request_timeout_ms,
     });
   }

@@ -15,7 +15,12 @@ export interface SenderOptions {
   onDelivered(batch: Batch): void;
   /** The batch can never be delivered (for example too large); the caller accounts for it. */
   onRejected(batch: Batch, error: ClassifiedError): void;
+  /** Every send attempt, for latency metrics. */
+  onAttempt?(seconds: number, ok: boolean): void;
 }
+
+/** What the sender last learnt of the brokers. */
+export type BrokerState = 'connecting' | 'connected' | 'disconnected';
 
 /**
  * Sends batches one at a time, in order, and owns retries: a retriable failure is tried again after
@@ -39,6 +44,7 @@ export class Sender {
     send_failures: 0,
     records_rejected: 0,
   };
+  brokerState: BrokerState = 'connecting';
   /** Failures by reason label, for metrics. */
   readonly failuresByReason: Record<string, number> = {};
 
@@ -77,11 +83,15 @@ export class Sender {
     let failing: string | undefined;
     while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue[0];
+      const started = performance.now();
       try {
         await this.#opts.port.send(batch);
+        this.#opts.onAttempt?.((performance.now() - started) / 1000, true);
       } catch (err) {
+        this.#opts.onAttempt?.((performance.now() - started) / 1000, false);
         if (this.#stopped) break;
         const classified = classifySendError(err, this.#opts.brokers, batch.topic);
+        if (classified.reason === 'broker_unreachable') this.brokerState = 'disconnected';
         this.stats.send_failures++;
         this.failuresByReason[classified.reason] = (this.failuresByReason[classified.reason] ?? 0) + 1;
         if (classified.reason === 'message_too_large' && batch.records.length > 1) {
@@ -110,6 +120,7 @@ export class Sender {
         continue;
       }
       this.#queue.shift();
+      this.brokerState = 'connected';
       if (failing !== undefined) {
         this.#opts.log.info({ topic: batch.topic, attempts: attempt + 1 }, 'delivery recovered');
         failing = undefined;

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { CompressionSchema } from './codecs/codecs-config.ts';
 
 export const RetrySchema = Type.Object(
   {
@@ -59,6 +60,7 @@ export const KafkaSinkSchema = Type.Object(
       default: 3_000,
       description: 'How long to wait for a TCP connection to a broker.',
     }),
+    compression: CompressionSchema,
     retry: RetrySchema,
   },
   { additionalProperties: false, description: 'Apache Kafka, the destination.' },

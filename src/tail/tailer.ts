@@ -231,9 +231,14 @@ export class Tailer implements ChunkAcknowledger {
     } catch {
       // Reported by the store; positions stay in memory and the next flush retries.
     }
+    if (this.#store.stats.writes !== this.stats.checkpointWrites)
+      this.lastCheckpointWriteMs = this.#clock.now();
     this.stats.checkpointWrites = this.#store.stats.writes;
     this.stats.checkpointWriteErrors = this.#store.stats.writeErrors;
   }
+
+  /** Clock time of the last checkpoint write that reached the disk; undefined before the first. */
+  lastCheckpointWriteMs: number | undefined;
 
   /** Every record made from `chunk` was delivered (or spooled): move the file's watermark. */
   ack(chunk: LineChunk): void {
@@ -263,9 +268,10 @@ export class Tailer implements ChunkAcknowledger {
   }
 
   /** Currently followed files: id, path, state and read position. */
-  files(): { fileId: string; path: string; state: string; consumed: number; size: number }[] {
+  files(): { fileId: string; source: string; path: string; state: string; consumed: number; size: number }[] {
     return [...this.#files.values()].map((tf) => ({
       fileId: tf.fileId,
+      source: tf.source.name,
       path: tf.path,
       state: tf.state,
       consumed: tf.consumed,

@@ -15,7 +15,8 @@ export interface AgentProcess {
 /** Runs the real CLI (`bin/logferry.js`) on this Node, as an operator would. */
 export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, LOGFERRY_LOG_LEVEL: 'info', ...env },
+    // Port 0: agents started by tests never collide with each other or with a real agent on 9464.
+    env: { ...process.env, LOGFERRY_LOG_LEVEL: 'info', LOGFERRY_METRICS_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
