@@ -35,17 +35,37 @@ async function main(argv: string[]): Promise<number> {
     )
     .command(
       'check-config <file>',
-      'Validate a config file; exit 0 when valid',
+      'Validate a config file and print it resolved; exit 0 when valid, 3 when not',
       (y) =>
-        y.positional('file', { type: 'string', demandOption: true, describe: 'Config file (YAML or JSON)' }),
+        y
+          .positional('file', { type: 'string', demandOption: true, describe: 'Config file (YAML or JSON)' })
+          .option('quiet', {
+            alias: 'q',
+            type: 'boolean',
+            default: false,
+            describe: 'Print only the one-line verdict, not the resolved config',
+          })
+          .option('format', {
+            choices: ['yaml', 'json'] as const,
+            default: 'yaml' as const,
+            describe: 'Format of the resolved config',
+          })
+          .example(
+            '$0 check-config /etc/logferry/logferry.yaml',
+            'resolved config (secrets redacted), then the verdict',
+          )
+          .example(
+            '$0 check-config -q logferry.yaml && systemctl reload logferry',
+            'validate before a reload',
+          ),
       (args) => {
-        code = checkConfigCommand(args.file);
+        code = checkConfigCommand({ file: args.file, quiet: args.quiet, format: args.format });
       },
     )
     .command(
       'version',
       'Print the version',
-      () => {},
+      (y) => y.example('$0 version', 'logferry 0.1.0 (node 24.x)'),
       () => {
         process.stdout.write(`logferry ${VERSION} (node ${process.versions.node})\n`);
       },

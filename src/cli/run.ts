@@ -2,6 +2,7 @@ import { Agent } from '../agent.ts';
 import { loadConfig } from '../config/load.ts';
 import { ExitCode } from '../model/errors.ts';
 import { createLogger, type Logger } from '../observe/logger.ts';
+import { validateStages } from './check-config.ts';
 
 /**
  * Runs until SIGTERM or SIGINT, then stops gracefully: flush, wait for acknowledgements within the
@@ -10,6 +11,7 @@ import { createLogger, type Logger } from '../observe/logger.ts';
  */
 export async function runCommand(opts: { config: string; dryRun: boolean }): Promise<number> {
   const config = loadConfig(opts.config);
+  validateStages(config);
   const log = createLogger(config.log.level);
   routeProcessWarnings(log);
   const agent = new Agent(config, { log, dryRun: opts.dryRun });
