@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode, LogferryError } from '../model/errors.ts';
 import { checkConfigCommand } from './check-config.ts';
+import { lagCommand } from './lag.ts';
 import { runCommand } from './run.ts';
 import { VERSION } from './version.ts';
 
@@ -60,6 +61,35 @@ async function main(argv: string[]): Promise<number> {
           ),
       (args) => {
         code = checkConfigCommand({ file: args.file, quiet: args.quiet, format: args.format });
+      },
+    )
+    .command(
+      'lag',
+      'Show how far a Kafka consumer group is behind, per partition (committed vs end offset)',
+      (y) =>
+        y
+          .option('config', {
+            alias: 'c',
+            type: 'string',
+            demandOption: true,
+            describe: 'Config file: brokers, TLS and SASL are taken from sink.kafka',
+          })
+          .option('group', { alias: 'g', type: 'string', demandOption: true, describe: 'Consumer group id' })
+          .option('topic', {
+            alias: 't',
+            type: 'string',
+            describe: 'Only this topic (default: every topic the group committed offsets for)',
+          })
+          .option('format', { choices: ['table', 'json'] as const, default: 'table' as const })
+          .example('$0 lag --config logferry.yaml --group indexer', 'lag of every topic the group reads')
+          .example('$0 lag -c logferry.yaml -g indexer -t logs --format json', 'one topic, as JSON'),
+      async (args) => {
+        code = await lagCommand({
+          config: args.config,
+          group: args.group,
+          topic: args.topic,
+          format: args.format,
+        });
       },
     )
     .command(

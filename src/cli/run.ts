@@ -37,7 +37,7 @@ export async function runCommand(opts: { config: string; dryRun: boolean }): Pro
  * a negative delay on every response under Node 24 (harmless: Node clamps it to 1 ms); that one
  * is kept at debug so it does not flood the log.
  */
-function routeProcessWarnings(log: Logger): void {
+export function routeProcessWarnings(log: Logger): void {
   process.removeAllListeners('warning');
   process.on('warning', (w) => {
     if (w.name === 'TimeoutNegativeWarning') log.debug({ warning: w.name }, w.message);
