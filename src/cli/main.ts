@@ -4,6 +4,7 @@ import { ExitCode, LogferryError } from '../model/errors.ts';
 import { checkConfigCommand } from './check-config.ts';
 import { lagCommand } from './lag.ts';
 import { runCommand } from './run.ts';
+import { topCommand } from './top.ts';
 import { VERSION } from './version.ts';
 
 /** Thin: parse arguments, call in. Every user-facing failure ends as one line and a distinct exit code. */
@@ -90,6 +91,37 @@ async function main(argv: string[]): Promise<number> {
           topic: args.topic,
           format: args.format,
         });
+      },
+    )
+    .command(
+      'top',
+      'Live view of a running agent from its /status endpoint (plain frames when stdout is not a terminal)',
+      (y) =>
+        y
+          .option('url', {
+            alias: 'u',
+            type: 'string',
+            default: '127.0.0.1:9464',
+            describe: "The agent's metrics.listen address (http:// and /status optional)",
+          })
+          .option('interval', {
+            alias: 'n',
+            type: 'number',
+            default: 1,
+            describe: 'Seconds between frames; rates are measured over this interval',
+          })
+          .option('once', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print one frame (rates over one interval) and exit',
+          })
+          .example('$0 top', 'watch the agent on this host')
+          .example(
+            '$0 top --url 10.0.0.7:9464 --once --interval 5',
+            'one frame, rates over 5 s, for a script',
+          ),
+      async (args) => {
+        code = await topCommand({ url: args.url, intervalSeconds: args.interval, once: args.once });
       },
     )
     .command(

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.ts';
 import { ExitCode } from '../model/errors.ts';
 import { createLogger, type Logger } from '../observe/logger.ts';
 import { validateStages } from './check-config.ts';
+import { VERSION } from './version.ts';
 
 /**
  * Runs until SIGTERM or SIGINT, then stops gracefully: flush, wait for acknowledgements within the
@@ -14,7 +15,7 @@ export async function runCommand(opts: { config: string; dryRun: boolean }): Pro
   validateStages(config);
   const log = createLogger(config.log.level);
   routeProcessWarnings(log);
-  const agent = new Agent(config, { log, dryRun: opts.dryRun });
+  const agent = new Agent(config, { log, dryRun: opts.dryRun, version: VERSION });
   await agent.start();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -123,3 +123,8 @@ export class MetricsListenError extends LogferryError {
   override readonly code = 'LOGFERRY_ERR_METRICS_LISTEN';
   override readonly exitCode = ExitCode.config;
 }
+
+/** `logferry top` cannot read the agent's /status (not running, another address, not a logferry endpoint); pass the agent's metrics.listen with --url. */
+export class StatusUnreachableError extends LogferryError {
+  override readonly code = 'LOGFERRY_ERR_STATUS_UNREACHABLE';
+}
