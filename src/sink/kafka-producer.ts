@@ -1,6 +1,9 @@
-import { type CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { type CompressionTypes, Kafka, type Message, type Producer } from 'kafkajs';
+import { ConfigError } from '../model/errors.ts';
 import type { Logger } from '../observe/logger.ts';
+import { type ClassifyContext, classifySendError, ProducerFailure } from './classify.ts';
 import { assertCodecAvailable, registerCodecs, toKafkajsCompression } from './codecs/index.ts';
+import { kafkaClientConfig } from './kafka-client.ts';
 import type { Batch, ProducerPort } from './producer-port.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 
@@ -9,51 +12,89 @@ const ACKS = { all: -1, 1: 1, 0: 0 } as const;
 /**
  * The kafkajs adapter behind ProducerPort. kafkajs retries a request a few times itself (metadata
  * refreshes, leader moves); the engine's sender owns the longer backoff beyond that.
+ *
+ * In-flight requests: kafkajs keeps ordering and the idempotent producer's sequence numbers right
+ * only with one request in flight per connection, so `max_in_flight_requests` above 1 is refused
+ * with `idempotent: true` (and acks all). The Sender sends one batch at a time anyway; more in
+ * flight only matters for a batch spread over partitions led by one broker.
  */
 export class KafkaProducer implements ProducerPort {
   readonly #config: KafkaSinkConfig;
   readonly #producer: Producer;
   readonly #acks: number;
   readonly #compression: CompressionTypes;
+  readonly #context: ClassifyContext;
+  #connected = false;
 
   constructor(config: KafkaSinkConfig, log: Logger) {
     this.#config = config;
     this.#acks = ACKS[config.acks];
+    this.#context = {
+      tls: config.tls?.enabled === true,
+      sasl: config.sasl && { mechanism: config.sasl.mechanism, username: config.sasl.username },
+    };
     registerCodecs();
     this.#compression = toKafkajsCompression(config.compression);
-    const kafka = new Kafka({
-      clientId: config.client_id,
-      brokers: config.brokers,
-      connectionTimeout: config.connection_timeout_ms,
-      requestTimeout: config.request_timeout_ms,
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        const { message, ...fields } = entry.log;
-        // kafkajs logs its own retries as errors; they are ours to report, once, as a classified error.
-        log.debug({ kafkajs: fields, namespace: entry.namespace }, message);
-      },
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
-    });
     const idempotent = config.idempotent && config.acks === 'all';
+    if (idempotent && config.max_in_flight_requests > 1) {
+      throw new ConfigError(
+        `sink.kafka.max_in_flight_requests is ${config.max_in_flight_requests} but the idempotent producer (kafkajs) keeps order only with 1: set it to 1, or idempotent: false`,
+      );
+    }
+    const kafka = new Kafka(kafkaClientConfig(config, log));
     this.#producer = kafka.producer({
       idempotent,
-      // kafkajs guarantees ordering (and idempotence) only with one request in flight per broker.
-      maxInFlightRequests: idempotent ? 1 : 5,
+      maxInFlightRequests: config.max_in_flight_requests,
       allowAutoTopicCreation: true,
     });
   }
 
+  /** Rejects with the classified LogferryError (one line, with the fix), never kafkajs's own. */
   async connect(): Promise<void> {
     await assertCodecAvailable(this.#config.compression);
-    await this.#producer.connect();
+    try {
+      await this.#connect();
+    } catch (err) {
+      throw (err as ProducerFailure).classified.error;
+    }
   }
 
+  async #connect(): Promise<void> {
+    try {
+      await this.#producer.connect();
+      this.#connected = true;
+    } catch (err) {
+      throw new ProducerFailure(
+        classifySendError(err, this.#config.brokers, this.#config.topic, this.#context),
+      );
+    }
+  }
+
+  /** Rejects with a ProducerFailure, which the Sender's classifySendError passes through. */
   async send(batch: Batch): Promise<void> {
-    const { records } = batch;
+    // kafkajs answers every send with "The producer is disconnected" once a connect failed, and
+    // never reconnects by itself: connect again first.
+    if (!this.#connected) await this.#connect();
+    try {
+      await this.#send(batch);
+    } catch (err) {
+      throw new ProducerFailure(classifySendError(err, this.#config.brokers, batch.topic, this.#context));
+    }
+  }
+
+  async #send(batch: Batch): Promise<void> {
+    const { records, headers } = batch;
     const messages: Message[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      messages[i] = { key: r.key, value: r.value };
+    if (headers === undefined) {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
+        messages[i] = { key: r.key, value: r.value };
+      }
+    } else {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
+        messages[i] = { key: r.key, value: r.value, headers: headers[i] };
+      }
     }
     await this.#producer.send({
       topic: batch.topic,
@@ -65,6 +106,7 @@ export class KafkaProducer implements ProducerPort {
   }
 
   async disconnect(): Promise<void> {
+    this.#connected = false;
     await this.#producer.disconnect();
   }
 }

@@ -6,6 +6,8 @@ export interface Batch {
   readonly records: readonly OutRecord[];
   /** Sum of the records' value lengths (UTF-16 code units; close to bytes for log text). */
   readonly bytes: number;
+  /** Kafka headers per record (`headers[i]` belongs to `records[i]`); only dead-letter sends have them. */
+  readonly headers?: readonly (Readonly<Record<string, string>> | undefined)[];
 }
 
 /**

@@ -1,6 +1,13 @@
 import { type Clock, systemClock } from '../model/clock.ts';
 import type { Logger } from '../observe/logger.ts';
 import { type ClassifiedError, classifySendError } from './classify.ts';
+import {
+  deadLetterBatch,
+  oversizedRecords,
+  recordOrigin,
+  tooLargeAtBroker,
+  tooLargeBeforeSend,
+} from './dead-letter.ts';
 import type { Batch, ProducerPort } from './producer-port.ts';
 import { backoffDelay } from './retry.ts';
 import type { RetryConfig } from './sink-config.ts';
@@ -11,6 +18,15 @@ export interface SenderOptions {
   brokers: readonly string[];
   log: Logger;
   clock?: Clock;
+  /** Records larger than this (bytes, key + value + framing) are rejected without a broker round trip; 0: no check. */
+  maxMessageBytes?: number;
+  /** Records rejected for good go here, with headers naming the error and origin; unset: onRejected. */
+  deadLetterTopic?: string;
+  /**
+   * The batch's records were rejected for good but are stored in the dead-letter topic: the caller
+   * acknowledges them (their checkpoints move). Without this callback onRejected is called instead.
+   */
+  onDeadLettered?(batch: Batch, error: ClassifiedError): void;
   /** The broker acknowledged the batch per the acks setting. */
   onDelivered(batch: Batch): void;
   /** The batch can never be delivered (for example too large); the caller accounts for it. */
@@ -25,12 +41,16 @@ export type BrokerState = 'connecting' | 'connected' | 'disconnected';
 /**
  * Sends batches one at a time, in order, and owns retries: a retriable failure is tried again after
  * a jittered exponential backoff for as long as it takes (the memory bound stops the tailers
- * meanwhile); a permanent one is handed to `onRejected` and the next batch goes.
+ * meanwhile); a permanent one goes to the dead-letter topic when one is set (`onDeadLettered`),
+ * else to `onRejected`, and the next batch goes. Records larger than `maxMessageBytes` are taken
+ * out of their batch at enqueue and rejected the same way, without a broker round trip.
  */
 export class Sender {
   readonly #opts: SenderOptions;
   readonly #clock: Clock;
   readonly #queue: Batch[] = [];
+  /** Batches rejected before sending (one oversized record each), with their error. */
+  readonly #preRejected = new Map<Batch, ClassifiedError>();
   #running = false;
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
@@ -43,6 +63,7 @@ export class Sender {
     bytes_sent: 0,
     send_failures: 0,
     records_rejected: 0,
+    records_dead_lettered: 0,
   };
   brokerState: BrokerState = 'connecting';
   /** Failures by reason label, for metrics. */
@@ -59,8 +80,30 @@ export class Sender {
 
   enqueue(batch: Batch): void {
     if (this.#stopped) return;
-    this.#queue.push(batch);
+    const max = this.#opts.maxMessageBytes ?? 0;
+    const oversized = max > 0 ? oversizedRecords(batch, max) : undefined;
+    if (oversized === undefined) this.#queue.push(batch);
+    else this.#splitOversized(batch, oversized, max);
     if (!this.#running) void this.#run();
+  }
+
+  #splitOversized(batch: Batch, oversized: readonly number[], max: number): void {
+    const keep = [];
+    let next = 0;
+    let keptBytes = 0;
+    for (let i = 0; i < batch.records.length; i++) {
+      const r = batch.records[i];
+      if (oversized[next] === i) {
+        next++;
+        const alone: Batch = { topic: batch.topic, records: [r], bytes: r.value.length };
+        this.#preRejected.set(alone, tooLargeBeforeSend(r, max));
+        this.#queue.push(alone);
+      } else {
+        keep.push(r);
+        keptBytes += r.value.length;
+      }
+    }
+    if (keep.length > 0) this.#queue.push({ topic: batch.topic, records: keep, bytes: keptBytes });
   }
 
   /** Resolves when every enqueued batch was delivered or rejected, or the sender was stopped. */
@@ -83,6 +126,14 @@ export class Sender {
     let failing: string | undefined;
     while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue[0];
+      const pre = this.#preRejected.get(batch);
+      if (pre !== undefined) {
+        this.#preRejected.delete(batch);
+        this.failuresByReason[pre.reason] = (this.failuresByReason[pre.reason] ?? 0) + 1;
+        await this.#reject(batch, pre);
+        this.#queue.shift();
+        continue;
+      }
       const started = performance.now();
       try {
         await this.#opts.port.send(batch);
@@ -90,7 +141,7 @@ export class Sender {
       } catch (err) {
         this.#opts.onAttempt?.((performance.now() - started) / 1000, false);
         if (this.#stopped) break;
-        const classified = classifySendError(err, this.#opts.brokers, batch.topic);
+        let classified = classifySendError(err, this.#opts.brokers, batch.topic);
         if (classified.reason === 'broker_unreachable') this.brokerState = 'disconnected';
         this.stats.send_failures++;
         this.failuresByReason[classified.reason] = (this.failuresByReason[classified.reason] ?? 0) + 1;
@@ -102,9 +153,10 @@ export class Sender {
           continue;
         }
         if (classified.disposition === 'permanent') {
+          if (classified.reason === 'message_too_large')
+            classified = tooLargeAtBroker(batch.records[0], batch.topic);
+          await this.#reject(batch, classified);
           this.#queue.shift();
-          this.stats.records_rejected += batch.records.length;
-          this.#opts.onRejected(batch, classified);
           attempt = 0;
           continue;
         }
@@ -133,6 +185,60 @@ export class Sender {
     }
     this.#running = false;
     this.#settleIdle();
+  }
+
+  /**
+   * A batch rejected for good: into the dead-letter topic when one is set (retried with backoff
+   * while that fails retriably, so such records are not lost to a broker hiccup), else, or when the
+   * dead-letter topic refuses them for good too, to onRejected (logged with origin and counted).
+   */
+  async #reject(batch: Batch, classified: ClassifiedError): Promise<void> {
+    const topic = this.#opts.deadLetterTopic;
+    const onDeadLettered = this.#opts.onDeadLettered;
+    if (topic !== undefined && onDeadLettered !== undefined && topic !== batch.topic) {
+      const dead = deadLetterBatch(batch, classified, topic, this.#opts.maxMessageBytes || 1_048_576);
+      for (let attempt = 1; !this.#stopped; attempt++) {
+        try {
+          await this.#opts.port.send(dead);
+          this.stats.records_dead_lettered += batch.records.length;
+          const origin = recordOrigin(batch.records[0]);
+          this.#opts.log.warn(
+            {
+              code: classified.error.code,
+              reason: classified.reason,
+              topic: batch.topic,
+              dead_letter_topic: topic,
+              records: batch.records.length,
+              path: origin.path,
+              offset: origin.offset,
+            },
+            `records dead-lettered: ${classified.error.message}`,
+          );
+          onDeadLettered(batch, classified);
+          return;
+        } catch (err) {
+          const failed = classifySendError(err, this.#opts.brokers, topic);
+          this.failuresByReason[failed.reason] = (this.failuresByReason[failed.reason] ?? 0) + 1;
+          if (failed.disposition === 'permanent') {
+            this.#opts.log.error(
+              { code: failed.error.code, reason: failed.reason, dead_letter_topic: topic },
+              `dead-letter topic refused records: ${failed.error.message}`,
+            );
+            break;
+          }
+          if (attempt === 1) {
+            this.#opts.log.error(
+              { code: failed.error.code, reason: failed.reason, dead_letter_topic: topic },
+              failed.error.message,
+            );
+          }
+          await this.#sleep(backoffDelay(this.#opts.retry, attempt));
+        }
+      }
+      if (this.#stopped) return;
+    }
+    this.stats.records_rejected += batch.records.length;
+    this.#opts.onRejected(batch, classified);
   }
 
   #sleep(ms: number): Promise<void> {

@@ -104,3 +104,143 @@ test('stop() during a backoff leaves the batch unacknowledged and settles idle()
   await idle;
   assert.equal(s.stats.batches_sent, 0);
 });
+
+class RecordingPort implements ProducerPort {
+  sent: Batch[] = [];
+  fail: (b: Batch) => unknown = () => undefined;
+  async connect() {}
+  async disconnect() {}
+  async send(b: Batch) {
+    const f = this.fail(b);
+    if (f !== undefined) throw f;
+    this.sent.push(b);
+  }
+}
+
+const originRecord = (topic: string, value: string, offset: number) => ({
+  topic,
+  key: 'k',
+  value: JSON.stringify({ message: value, log: { file: { path: '/var/log/a.log' }, offset } }),
+  chunk: { path: '/var/log/a.log' } as LineChunk,
+});
+
+test('a record over maxMessageBytes goes to the dead-letter topic without a broker round trip, with headers', async () => {
+  const port = new RecordingPort();
+  const deadLettered: string[] = [];
+  const delivered: number[] = [];
+  const s = new Sender({
+    port,
+    retry,
+    brokers: ['x:1'],
+    log: silentLogger(),
+    clock: new ManualClock(),
+    maxMessageBytes: 2048,
+    deadLetterTopic: 'dlq',
+    onDelivered: (b) => delivered.push(b.records.length),
+    onRejected: () => assert.fail('dead-lettered, not rejected'),
+    onDeadLettered: (b, e) => deadLettered.push(`${b.topic}:${b.records.length}:${e.reason}`),
+  });
+  const records = [
+    originRecord('logs', 'small', 0),
+    originRecord('logs', 'y'.repeat(5000), 10),
+    originRecord('logs', 'ok', 5020),
+  ];
+  s.enqueue({ topic: 'logs', records, bytes: records.reduce((n, r) => n + r.value.length, 0) });
+  await s.idle();
+  assert.deepEqual(deadLettered, ['logs:1:message_too_large']);
+  assert.deepEqual(delivered, [2]);
+  assert.deepEqual(
+    port.sent.map((b) => b.topic),
+    ['dlq', 'logs'],
+    'only the dead-letter copy and the good records were sent; the big record never went to logs',
+  );
+  const dl = port.sent[0];
+  const h = dl.headers?.[0] ?? {};
+  assert.equal(h['logferry.error.reason'], 'message_too_large');
+  assert.equal(h['logferry.error.code'], 'LOGFERRY_ERR_MESSAGE_TOO_LARGE');
+  assert.equal(h['logferry.origin.path'], '/var/log/a.log');
+  assert.equal(h['logferry.origin.offset'], '10');
+  assert.equal(h['logferry.origin.topic'], 'logs');
+  assert.equal(h['logferry.truncated'], 'true');
+  assert.ok(Buffer.byteLength(dl.records[0].value) <= 2048);
+  assert.match(
+    h['logferry.error.message'] ?? '',
+    /record of \d+ bytes from \/var\/log\/a\.log at offset 10 exceeds sink\.kafka\.max_message_bytes \(2048\)/,
+  );
+  assert.equal(s.stats.records_dead_lettered, 1);
+});
+
+test('without a dead-letter topic an oversized record is rejected (counted, logged by the caller), never sent', async () => {
+  const port = new RecordingPort();
+  const rejected: string[] = [];
+  const s = new Sender({
+    port,
+    retry,
+    brokers: ['x:1'],
+    log: silentLogger(),
+    clock: new ManualClock(),
+    maxMessageBytes: 2048,
+    onDelivered: () => {},
+    onRejected: (b, e) =>
+      rejected.push(`${b.records.length}:${e.reason}:${e.error.message.includes('offset 3')}`),
+  });
+  const big = originRecord('logs', 'z'.repeat(3000), 3);
+  s.enqueue({ topic: 'logs', records: [big], bytes: big.value.length });
+  await s.idle();
+  assert.deepEqual(rejected, ['1:message_too_large:true']);
+  assert.equal(port.sent.length, 0);
+  assert.equal(s.stats.records_rejected, 1);
+});
+
+test('a dead-letter send that fails retriably is retried with backoff; a permanent failure there falls back to onRejected', async () => {
+  const port = new RecordingPort();
+  const clock = new ManualClock();
+  let dlqFailures = 1;
+  port.fail = (b) => {
+    if (b.topic === 'logs') return Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' });
+    if (dlqFailures-- > 0)
+      return Object.assign(new Error('connect ECONNREFUSED'), { name: 'KafkaJSConnectionError' });
+    return undefined;
+  };
+  const deadLettered: number[] = [];
+  const s = new Sender({
+    port,
+    retry,
+    brokers: ['x:1'],
+    log: silentLogger(),
+    clock,
+    deadLetterTopic: 'dlq',
+    onDelivered: () => assert.fail('not delivered'),
+    onRejected: () => assert.fail('dead-lettered after one retry'),
+    onDeadLettered: (b) => deadLettered.push(b.records.length),
+  });
+  s.enqueue({ topic: 'logs', records: [originRecord('logs', 'a', 0)], bytes: 10 });
+  await tick();
+  await tick();
+  assert.deepEqual(deadLettered, []);
+  clock.advance(100);
+  await s.idle();
+  assert.deepEqual(deadLettered, [1]);
+  assert.match(
+    port.sent[0].headers?.[0]?.['logferry.error.message'] ?? '',
+    /topic logs refused a record of \d+ bytes/,
+  );
+
+  const port2 = new RecordingPort();
+  port2.fail = () => Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' });
+  const rejected: string[] = [];
+  const s2 = new Sender({
+    port: port2,
+    retry,
+    brokers: ['x:1'],
+    log: silentLogger(),
+    clock: new ManualClock(),
+    deadLetterTopic: 'dlq',
+    onDelivered: () => assert.fail('not delivered'),
+    onRejected: (_b, e) => rejected.push(e.reason),
+    onDeadLettered: () => assert.fail('the dead-letter topic refused it'),
+  });
+  s2.enqueue({ topic: 'logs', records: [originRecord('logs', 'a', 0)], bytes: 10 });
+  await s2.idle();
+  assert.deepEqual(rejected, ['message_too_large']);
+});
