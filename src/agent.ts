@@ -6,9 +6,10 @@
  *              │ ack(chunk): checkpoint moves       ▼
  *              │                                Enricher (per file) ─► OutRecord ─► Batcher
  *              │                                                                     │ Batch
- *           Agent.ack ◄── releaseChunk(record.chunk) ◄── delivered ◄── Sender ◄──────┘
+ *           Agent.ack ◄── releaseChunk(record.chunk) ◄── delivered | spooled ◄── SpoolingSender ◄──┘
  *              │                                                        │
  *              └─► MemoryBound.release (backpressure)          ProducerPort: Kafka | stdout (--dry-run)
+ *                                                              Spool (data_dir/spool) while Kafka is away
  *
  * A chunk is acknowledged when its last reference goes: the processing hold (released after
  * decode) and one per event that started in it (released when its record was delivered). The
@@ -33,8 +34,9 @@ import type { ClassifiedError } from './sink/classify.ts';
 import { compressionStats } from './sink/codecs/index.ts';
 import { KafkaProducer } from './sink/kafka-producer.ts';
 import type { Batch, ProducerPort } from './sink/producer-port.ts';
-import { Sender } from './sink/sender.ts';
 import { StdoutProducer } from './sink/stdout-producer.ts';
+import { spoolOptionsFromConfig } from './spool/spool-config.ts';
+import { SpoolingSender } from './spool/spooling-sender.ts';
 import { Tailer } from './tail/tailer.ts';
 
 export interface AgentOptions {
@@ -62,7 +64,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   readonly #producer: ProducerPort;
   readonly #memory: MemoryBound;
   readonly #batcher: Batcher;
-  readonly #sender: Sender;
+  readonly #sender: SpoolingSender;
   readonly #tailer: Tailer;
   readonly #sources = new Map<string, { config: SourceConfig; enricher: Enricher }>();
   readonly #files = new Map<string, FileState>();
@@ -80,7 +82,14 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     { records_sent: number; records_failed: number; bytes_sent: number }
   >();
   readonly #dropped: Record<string, number> = {};
-  readonly stats = { chunks: 0, lines: 0, events: 0, records_delivered: 0, records_rejected: 0 };
+  readonly stats = {
+    chunks: 0,
+    lines: 0,
+    events: 0,
+    records_delivered: 0,
+    records_rejected: 0,
+    records_spooled: 0,
+  };
 
   constructor(config: Config, opts: AgentOptions) {
     this.#config = config;
@@ -96,8 +105,21 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#producer =
       opts.producer ?? (opts.dryRun ? new StdoutProducer() : new KafkaProducer(config.sink.kafka, opts.log));
     this.#memory = new MemoryBound(config.buffer.max_bytes, this.#clock);
-    this.#sender = new Sender({
+    // No spool for a dry run: nothing is ever undeliverable on stdout.
+    const spool =
+      config.spool.enabled && !this.#dryRun
+        ? {
+            options: spoolOptionsFromConfig(config.spool, config.data_dir, opts.log, this.#clock),
+            afterMs: config.spool.after_ms,
+            codec: config.sink.kafka.compression,
+          }
+        : undefined;
+    this.#sender = new SpoolingSender({
       port: this.#producer,
+      spool,
+      onSpooled: (batch) => this.#onSpooled(batch),
+      onReplayed: (batch) => this.#onReplayed(batch),
+      onReplayRejected: (batch, error) => this.#onReplayRejected(batch, error),
       retry: config.sink.kafka.retry,
       brokers: config.sink.kafka.brokers,
       log: opts.log,
@@ -153,11 +175,17 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
             started: this.#started,
             stopping: this.#stopping,
             broker: this.#brokerState(),
+            spool: this.#sender.spoolStats && {
+              bytes: this.#sender.spoolStats.bytes,
+              max_bytes: this.#sender.spoolMaxBytes,
+            },
           }),
       });
       const address = await this.#server.start();
       this.#log.info({ host: address.host, port: address.port }, 'metrics and health endpoint listening');
     }
+    // Before the tailers: a spool left by an earlier run drains ahead of the new lines.
+    await this.#sender.start();
     await this.#tailer.start();
     this.#expiryTimer = setInterval(() => this.#flushExpired(), EXPIRY_SCAN_MS);
     this.#expiryTimer.unref();
@@ -201,6 +229,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#memory.releaseWaiters();
     for (const file of this.#files.values()) this.#flushFile(file);
     this.#batcher.flush();
+    this.#sender.preferSpool();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       this.#sender.idle().then(() => false),
@@ -214,14 +243,14 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
         { queued_batches: this.#sender.queued },
         'shutdown timeout: unsent batches will be re-read after restart',
       );
-    this.#sender.stop();
+    await this.#sender.stop();
     await this.#tailer.flushCheckpoints();
     await this.#producer.disconnect().catch(() => {});
     await this.#server?.close();
     this.#log.info({ ...this.stats, ...this.#sender.stats }, 'agent stopped');
   }
 
-  get senderStats(): Sender['stats'] {
+  get senderStats(): SpoolingSender['stats'] {
     return this.#sender.stats;
   }
 
@@ -295,13 +324,61 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       topics: this.#perTopic,
       compression: compressionStats,
       retries: this.#sender.failuresByReason,
-      dropped: this.#dropped,
+      dropped: this.#droppedNow(),
+      spool: this.#spoolGauges(),
       backpressure_ms: this.#memory.pausedMsNow(),
       buffer: { bytes: this.#memory.used, max_bytes: this.#memory.max },
       files,
       checkpoint_saved_ms: this.#tailer.lastCheckpointWriteMs,
       broker: this.#brokerState(),
     };
+  }
+
+  /** Records dropped by reason, the spool's own drops (full, damaged) included. */
+  #droppedNow(): Record<string, number> {
+    const spool = this.#sender.spoolStats;
+    if (spool === undefined) return this.#dropped;
+    const out = { ...this.#dropped };
+    if (spool.droppedRecordsFull > 0) out['spool_full'] = (out['spool_full'] ?? 0) + spool.droppedRecordsFull;
+    if (spool.droppedRecordsCorrupt > 0)
+      out['spool_corrupt'] = (out['spool_corrupt'] ?? 0) + spool.droppedRecordsCorrupt;
+    return out;
+  }
+
+  #spoolGauges(): MetricsSnapshot['spool'] {
+    const spool = this.#sender.spoolStats;
+    if (spool === undefined) return undefined;
+    return {
+      bytes: spool.bytes,
+      segments: spool.segments,
+      oldest_ms: spool.oldestCreatedAt > 0 ? spool.oldestCreatedAt : undefined,
+    };
+  }
+
+  /** Durable in the spool: the records' chunks are released as if delivered ('spooled'). */
+  #onSpooled(batch: Batch): void {
+    const { records } = batch;
+    this.stats.records_spooled += records.length;
+    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+  }
+
+  /** A batch replayed from the spool reached Kafka; its chunks were released when it was spooled. */
+  #onReplayed(batch: Batch): void {
+    this.stats.records_delivered += batch.records.length;
+    const t = this.#topicTotals(batch.topic);
+    t.records_sent += batch.records.length;
+    t.bytes_sent += batch.bytes;
+  }
+
+  #onReplayRejected(batch: Batch, error: ClassifiedError): void {
+    const n = batch.records.length;
+    this.stats.records_rejected += n;
+    this.#topicTotals(batch.topic).records_failed += n;
+    this.#dropped[error.reason] = (this.#dropped[error.reason] ?? 0) + n;
+    this.#log.error(
+      { code: error.error.code, reason: error.reason, topic: batch.topic, records: n, spooled: true },
+      `spooled records dropped: ${error.error.message}`,
+    );
   }
 
   #onDelivered(batch: Batch): void {

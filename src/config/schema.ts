@@ -4,6 +4,7 @@ import { EnrichSettingsSchema, EnrichSourceFields } from '../enrich/enrich-confi
 import { MetricsSchema } from '../observe/observe-config.ts';
 import { ParseSourceFields } from '../parse/parse-config.ts';
 import { SinkSchema } from '../sink/sink-config.ts';
+import { SpoolConfigSchema } from '../spool/spool-config.ts';
 import { TailSettingsSchema, TailSourceFields } from '../tail/tail-config.ts';
 
 /**
@@ -59,6 +60,7 @@ export const ConfigSchema = Type.Object(
     batch: BatchSchema,
     buffer: BufferSchema,
     sink: SinkSchema,
+    spool: SpoolConfigSchema,
     metrics: MetricsSchema,
     shutdown: ShutdownSchema,
     log: LogSchema,

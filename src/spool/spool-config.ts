@@ -5,6 +5,17 @@ import type { SpoolOptions } from './spool.ts';
 
 export const SpoolConfigSchema = Type.Object(
   {
+    enabled: Type.Boolean({
+      default: true,
+      description:
+        'Keep batches the brokers cannot take in a spool on local disk (under data_dir/spool) and send them when the brokers return; false: they wait in memory and the tailers pause.',
+    }),
+    after_ms: Type.Integer({
+      minimum: 0,
+      default: 5_000,
+      description:
+        'How long a batch may keep failing with a retriable error (brokers unreachable, leader elections) before it and the batches behind it go to the spool.',
+    }),
     max_bytes: Type.Integer({
       minimum: 1_048_576,
       default: 1_073_741_824,

@@ -388,6 +388,29 @@ export class Spool {
     await this.persistAck(false);
   }
 
+  /**
+   * True when the oldest batch handed out by `peek()`/`read()` (not yet acknowledged) was dropped
+   * by `drop_oldest` since: a sender should not send it (it is counted as dropped), only `ack()` it.
+   */
+  get handedOutDropped(): boolean {
+    const target = this.inflight[0];
+    return target !== undefined && compare(this.ackCursor, target) >= 0;
+  }
+
+  /**
+   * The handed-out batch was dropped while its send was in flight, and the send succeeded after
+   * all: count its records as acknowledged rather than dropped, so the counts stay exact. Call
+   * before `ack()`, only when `handedOutDropped` is true.
+   */
+  reclaimDropped(records: number): void {
+    if (!this.handedOutDropped) return;
+    this.stats.droppedFramesFull--;
+    this.stats.droppedRecordsFull -= records;
+    this.stats.ackedFrames++;
+    this.stats.ackedRecords += records;
+    this.log.info({ records }, 'a dropped spool batch was delivered after all: counted as delivered');
+  }
+
   /** Finishes writes in progress, rejects appends still waiting, persists the read position. */
   close(): Promise<void> {
     this.closed ??= this.shutDown();

@@ -4,10 +4,12 @@ import { Value } from '@sinclair/typebox/value';
 import { silentLogger } from '../../../src/observe/logger.ts';
 import { SpoolConfigSchema, spoolOptionsFromConfig } from '../../../src/spool/spool-config.ts';
 
-test('SpoolConfigSchema defaults: 1 GiB, block, every_batch, 64 MiB segments', () => {
+test('SpoolConfigSchema defaults: enabled after 5 s, 1 GiB, block, every_batch, 64 MiB segments', () => {
   const config = Value.Default(SpoolConfigSchema, {});
   assert.ok(Value.Check(SpoolConfigSchema, config));
   assert.deepEqual(config, {
+    enabled: true,
+    after_ms: 5_000,
     max_bytes: 1_073_741_824,
     when_full: 'block',
     fsync: 'every_batch',
@@ -18,6 +20,8 @@ test('SpoolConfigSchema defaults: 1 GiB, block, every_batch, 64 MiB segments', (
 test('SpoolConfigSchema takes an fsync interval and rejects unknown keys and policies', () => {
   assert.ok(
     Value.Check(SpoolConfigSchema, {
+      enabled: true,
+      after_ms: 0,
       max_bytes: 2_000_000,
       when_full: 'drop_oldest',
       fsync: 250,
@@ -45,7 +49,14 @@ test('SpoolConfigSchema takes an fsync interval and rejects unknown keys and pol
 test('spoolOptionsFromConfig maps the section onto Spool.open options', () => {
   const log = silentLogger();
   const o = spoolOptionsFromConfig(
-    { max_bytes: 5_000_000, when_full: 'drop_oldest', fsync: 100, segment_bytes: 1_000_000 },
+    {
+      enabled: true,
+      after_ms: 1000,
+      max_bytes: 5_000_000,
+      when_full: 'drop_oldest',
+      fsync: 100,
+      segment_bytes: 1_000_000,
+    },
     '/var/lib/logferry',
     log,
   );
