@@ -145,8 +145,8 @@ class NullProducer implements ProducerPort {
         const r = records[i];
         const need = (r.value.length + (r.key?.length ?? 0)) * 3 + at;
         if (need > this.#buf.length) this.#buf = Buffer.allocUnsafe(need * 2);
-        if (r.key !== null) at += this.#buf.utf8Write(r.key, at);
-        at += this.#buf.utf8Write(r.value, at);
+        if (r.key !== null) at += this.#buf.write(r.key, at);
+        at += this.#buf.write(r.value, at);
       }
     }
     this.records += records.length;

@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 const NL = 10;
 const CR = 13;
@@ -26,8 +26,11 @@ export interface FramedLines {
  *
  * One framer per open file: it remembers whether the next line continues a split one.
  *
- * Fast path: a region that is valid ASCII is decoded with one string conversion and split on the
- * string, so the per-line cost is a substring; other text is decoded line by line.
+ * Fast path: the complete lines of a read are decoded with ONE string conversion (latin1, a copy,
+ * when the bytes are ASCII; UTF-8 otherwise) and each line is a substring of it. For non-ASCII
+ * text, line ends are found in the string and in the buffer in lockstep (a `\n` byte is always a
+ * `\n` character, since UTF-8 never uses 0x0A inside a sequence), so byte offsets stay exact. Only
+ * over-long lines and the rest of a split line take the byte path, which decodes line by line.
  */
 export class LineFramer {
   /** The next line is the rest of a line that was split (its pieces are flagged `truncated`). */
@@ -57,14 +60,21 @@ export class LineFramer {
     let pos = from;
     if (lastNl >= from) {
       const regionEnd = lastNl + 1;
-      const valid = isUtf8(view.subarray(from, regionEnd));
-      if (valid && !this.continuing) {
-        const text = view.toString('utf8', from, regionEnd);
-        if (text.length === regionEnd - from) {
-          pos = this.#frameAscii(text, base + from, out) + from;
-        }
+      if (this.continuing) {
+        // The rest of a split line goes through the byte path, which flags it.
+        const nl = view.indexOf(NL, pos);
+        pos = this.#frameBytes(view, pos, nl + 1, base, true, out);
       }
-      if (pos < regionEnd) pos = this.#frameBytes(view, pos, regionEnd, base, !valid, out);
+      if (pos < regionEnd) {
+        const region = view.subarray(pos, regionEnd);
+        if (isAscii(region)) {
+          pos += this.#frameText(view.toString('latin1', pos, regionEnd), view, pos, base, false, false, out);
+        } else {
+          const valid = isUtf8(region);
+          pos += this.#frameText(view.toString('utf8', pos, regionEnd), view, pos, base, true, !valid, out);
+        }
+        if (pos < regionEnd) pos = this.#frameBytes(view, pos, regionEnd, base, true, out);
+      }
     }
     // The unterminated rest: pieces of over-long lines, then (when final) the remainder.
     while (end - pos > this.maxLineBytes) {
@@ -89,25 +99,55 @@ export class LineFramer {
     return out;
   }
 
-  /** ASCII text ending in `\n`: returns how many characters (= bytes) were consumed. */
-  #frameAscii(text: string, baseOffset: number, out: FramedLines): number {
+  /**
+   * `text` is `view[from, ...)` decoded, ending in `\n`. Returns how many bytes were consumed: all
+   * of them, or up to the first line longer than `maxLineBytes` (left to the byte path).
+   * `multiByte`: character and byte positions differ, so the buffer is searched alongside.
+   * `checkUtf8`: the region holds invalid UTF-8; a line holding U+FFFD is checked and flagged.
+   */
+  #frameText(
+    text: string,
+    view: Buffer,
+    from: number,
+    base: number,
+    multiByte: boolean,
+    checkUtf8: boolean,
+    out: FramedLines,
+  ): number {
     const { lines, offsets } = out;
     const max = this.maxLineBytes;
     const len = text.length;
-    let p = 0;
+    let p = 0; // character index in text
+    let b = from; // byte index in view
+    // Character index of the next non-ASCII character: lines before it have as many bytes as characters.
+    let wide = multiByte ? nextNonAscii(text, 0) : len;
     while (p < len) {
       const nl = text.indexOf('\n', p);
-      let e = nl;
-      if (e > p && text.charCodeAt(e - 1) === CR) e--;
-      if (e - p > max) {
-        // Rare: hand the rest (from this line on) to the byte path, which knows how to split.
-        return p;
+      let nlByte = b + (nl - p);
+      if (wide < nl) {
+        nlByte = view.indexOf(NL, b);
+        wide = nextNonAscii(text, nl + 1);
       }
-      lines.push(text.slice(p, e));
-      offsets.push(baseOffset + p);
+      let e = nl;
+      let byteLen = nlByte - b;
+      if (e > p && text.charCodeAt(e - 1) === CR) {
+        e--;
+        byteLen--;
+      }
+      // Rare: hand the rest (from this line on) to the byte path, which knows how to split.
+      if (byteLen > max) break;
+      const line = text.slice(p, e);
+      if (checkUtf8 && line.indexOf('\ufffd') >= 0 && !isUtf8(view.subarray(b, b + byteLen))) {
+        out.invalidUtf8++;
+        if (out.flags === undefined) out.flags = [];
+        out.flags[lines.length] = INVALID_UTF8;
+      }
+      lines.push(line);
+      offsets.push(base + b);
       p = nl + 1;
+      b = nlByte + 1;
     }
-    return p;
+    return b - from;
   }
 
   #frameBytes(
@@ -159,6 +199,14 @@ export class LineFramer {
       out.flags[i] = flag;
     }
   }
+}
+
+const NON_ASCII = /[\u0080-\uffff]/g;
+
+/** Index of the first non-ASCII character at or after `from`, or `text.length`. */
+function nextNonAscii(text: string, from: number): number {
+  NON_ASCII.lastIndex = from;
+  return NON_ASCII.test(text) ? NON_ASCII.lastIndex - 1 : text.length;
 }
 
 /** Length of a piece of at most `max` bytes starting at `pos`, not splitting a UTF-8 sequence when avoidable. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
 import { LineFramer } from '../../../src/tail/line-framer.ts';
 
@@ -97,5 +98,54 @@ describe('LineFramer', () => {
       slow.offsets.slice(1).map((o) => o - 3),
       fast.offsets,
     );
+  });
+
+  it('matches a line-by-line reference on random bytes (multi-byte, invalid UTF-8, CR, NUL), split at random reads', () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = [Buffer.from('ascii text '), Buffer.from('é'), Buffer.from('日本'), Buffer.from('😀')];
+    const junk = [Buffer.from([0xff]), Buffer.from([0xe6, 0x97]), Buffer.from([0x80]), Buffer.from([0])];
+    for (let round = 0; round < 40; round++) {
+      const max = 16 + rnd(200);
+      const parts: Buffer[] = [];
+      for (let l = 0; l < 60; l++) {
+        for (let k = rnd(12); k > 0; k--) {
+          parts.push(rnd(10) === 0 ? junk[rnd(junk.length)] : pieces[rnd(pieces.length)]);
+        }
+        if (rnd(5) === 0) parts.push(Buffer.from('\r'));
+        parts.push(Buffer.from('\n'));
+      }
+      const all = Buffer.concat(parts);
+      // Reference: each line decoded on its own, split into pieces of at most `max` bytes when long.
+      const want: { line: string; offset: number; invalid: boolean }[] = [];
+      for (let start = 0; start < all.length; ) {
+        const nl = all.indexOf(10, start);
+        let end = nl;
+        if (end > start && all[end - 1] === 13) end--;
+        if (end - start <= max) {
+          const bytes = all.subarray(start, end);
+          want.push({ line: bytes.toString('utf8'), offset: start, invalid: !isUtf8(bytes) });
+        }
+        start = nl + 1;
+      }
+      const framer = new LineFramer(max);
+      const got: { line: string; offset: number; invalid: boolean }[] = [];
+      let consumed = 0;
+      while (consumed < all.length) {
+        const end = Math.min(all.length, consumed + 1 + rnd(700));
+        const buf = all.subarray(consumed, end);
+        const r = framer.frame(buf, 0, buf.length, consumed, false);
+        r.lines.forEach((line, i) => {
+          const flags = r.flags?.[i] ?? [];
+          if (!flags.includes('truncated'))
+            got.push({ line, offset: r.offsets[i], invalid: flags.includes('invalid_utf8') });
+        });
+        consumed += r.consumed;
+      }
+      assert.deepEqual(got, want, `round ${round}`);
+    }
   });
 });
