@@ -4,6 +4,7 @@ import { ExitCode, LogferryError } from '../model/errors.ts';
 import { checkConfigCommand } from './check-config.ts';
 import { lagCommand } from './lag.ts';
 import { runCommand } from './run.ts';
+import { testConnectionCommand } from './test-connection.ts';
 import { topCommand } from './top.ts';
 import { VERSION } from './version.ts';
 
@@ -29,10 +30,23 @@ async function main(argv: string[]): Promise<number> {
             default: false,
             describe: 'Write the records as NDJSON to stdout instead of Kafka',
           })
+          .option('watch-config', {
+            type: 'boolean',
+            default: false,
+            describe: 'Reload when the config file changes, as on SIGHUP (sources apply live)',
+          })
           .example('$0 run --config /etc/logferry/logferry.yaml', 'ship to Kafka')
-          .example('$0 run --config logferry.yaml --dry-run | head', 'see the records without a broker'),
+          .example('$0 run --config logferry.yaml --dry-run | head', 'see the records without a broker')
+          .example(
+            'kill -HUP $(pidof logferry)',
+            'reload: added and removed sources apply without a restart',
+          ),
       async (args) => {
-        code = await runCommand({ config: args.config, dryRun: args['dry-run'] });
+        code = await runCommand({
+          config: args.config,
+          dryRun: args['dry-run'],
+          watchConfig: args['watch-config'],
+        });
       },
     )
     .command(
@@ -122,6 +136,31 @@ async function main(argv: string[]): Promise<number> {
           ),
       async (args) => {
         code = await topCommand({ url: args.url, intervalSeconds: args.interval, once: args.once });
+      },
+    )
+    .command(
+      'test-connection',
+      'Connect and authenticate as the agent would, check the topics and their size limits; exit 4/5/6 on failure',
+      (y) =>
+        y
+          .option('config', {
+            alias: 'c',
+            type: 'string',
+            demandOption: true,
+            describe: 'Config file (YAML or JSON)',
+          })
+          .option('produce', {
+            type: 'boolean',
+            default: false,
+            describe: 'Also send one test record to sink.kafka.topic',
+          })
+          .example(
+            '$0 test-connection --config /etc/logferry/logferry.yaml',
+            'is Kafka reachable with these settings?',
+          )
+          .example('$0 test-connection -c logferry.yaml --produce', 'and can we write to the topic?'),
+      async (args) => {
+        code = await testConnectionCommand({ config: args.config, produce: args.produce });
       },
     )
     .command(

@@ -1,26 +1,60 @@
+import { type Stats, unwatchFile, watchFile } from 'node:fs';
 import { Agent } from '../agent.ts';
 import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { ExitCode } from '../model/errors.ts';
 import { createLogger, type Logger } from '../observe/logger.ts';
 import { validateStages } from './check-config.ts';
 import { VERSION } from './version.ts';
 
+export interface RunOptions {
+  config: string;
+  dryRun: boolean;
+  /** Reload when the config file changes, as on SIGHUP. */
+  watchConfig?: boolean;
+}
+
+const WATCH_INTERVAL_MS = 500;
+
 /**
  * Runs until SIGTERM or SIGINT, then stops gracefully: flush, wait for acknowledgements within the
  * shutdown timeout, persist checkpoints, exit 0. A second signal exits at once; the checkpoints on
  * disk are then those of the last persist, which is safe (at-least-once).
+ *
+ * SIGHUP (and a change of the file with --watch-config) reloads: the file is loaded and validated
+ * like at start; an invalid one is logged and the running config stays. Sources are applied live
+ * (Agent.reload), log.level too; other changed keys are logged as needing a restart.
  */
-export async function runCommand(opts: { config: string; dryRun: boolean }): Promise<number> {
+export async function runCommand(opts: RunOptions): Promise<number> {
   const config = loadConfig(opts.config);
   validateStages(config);
   const log = createLogger(config.log.level);
   routeProcessWarnings(log);
   const agent = new Agent(config, { log, dryRun: opts.dryRun, version: VERSION });
-  await agent.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening before start: a signal during start stops the agent once it has started.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const started = agent.start();
+  // Reloads run one at a time, after the start.
+  let reloads: Promise<void> = started.catch(() => undefined);
+  const reload = (trigger: string) => {
+    reloads = reloads.then(() => reloadConfig(agent, opts.config, log, trigger));
+  };
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  const onFileChange = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino || cur.size !== prev.size)
+      reload('config file changed');
+  };
+  if (opts.watchConfig) watchFile(opts.config, { interval: WATCH_INTERVAL_MS }, onFileChange);
+  await started;
+  const signal = await stopSignal;
+  process.off('SIGHUP', onHup);
+  // Ignored from now on rather than fatal (Node's default for SIGHUP is to exit).
+  process.on('SIGHUP', () => undefined);
+  if (opts.watchConfig) unwatchFile(opts.config, onFileChange);
   log.info({ signal }, 'shutting down');
   const again = (s: NodeJS.Signals) => {
     log.warn({ signal: s }, 'second signal: exiting now');
@@ -28,9 +62,40 @@ export async function runCommand(opts: { config: string; dryRun: boolean }): Pro
   };
   process.once('SIGTERM', again);
   process.once('SIGINT', again);
+  await reloads;
   await agent.stop(config.shutdown.timeout_ms);
   log.flush();
   return ExitCode.ok;
+}
+
+async function reloadConfig(agent: Agent, file: string, log: Logger, trigger: string): Promise<void> {
+  let next: Readonly<Config>;
+  try {
+    next = loadConfig(file);
+    validateStages(next);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    log.error({ trigger, code: e.code, err: e.message }, 'config reload rejected; the running config stays');
+    return;
+  }
+  try {
+    const changes = await agent.reload(next);
+    const notApplied = changes.restartRequired.filter((k) => k !== 'log.level');
+    if (changes.restartRequired.includes('log.level')) log.level = next.log.level;
+    log.info(
+      {
+        trigger,
+        sources_added: changes.sources.added,
+        sources_removed: changes.sources.removed,
+        sources_changed: changes.sources.changed,
+      },
+      'config reloaded',
+    );
+    if (notApplied.length > 0) log.warn({ keys: notApplied }, 'config changes not applied until restart');
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    log.error({ trigger, code: e.code, err: e.message }, 'config reload failed; the running config stays');
+  }
 }
 
 /**
