@@ -1,0 +1,339 @@
+/**
+ * The benchmark suite (issue 9): logferry against Kafka's own ProducerPerformance and rsyslog's
+ * omkafka (and syslog-ng) on one generated corpus, against one real broker started here.
+ *
+ *   npm run bench                               # 100 MB corpus, every scenario, writes docs/benchmarks.md
+ *   npm run bench -- --size 200MB --scenarios headline,rsyslog,producer-perf
+ *   npm run bench -- --quick                    # 20 MB, a few scenarios, docs untouched
+ *
+ * Flags: --size (corpus, e.g. 100MB .. 2GB), --scenarios a,b,c, --quick, --catchup-size (default
+ * 1GB), --files (many-files variant, default 1000), --latency-seconds (default 10, at 10k lines/s),
+ * --client-records, --bootstrap HOST:PORT (an existing broker instead of a private one),
+ * --docs/--no-docs (write docs/benchmarks.md and docs/benchmarks.svg; default on unless --quick).
+ *
+ * Scenarios: headline, json, codec-none, codec-gzip, codec-snappy, codec-zstd, producer-perf,
+ * rsyslog, syslog-ng, many-files, catch-up, clients. Every scenario is verified by the topic's
+ * record count (admin fetchTopicOffsets) and marked FAILED when it differs from the corpus's line
+ * count. Figures go to stdout as a markdown table and to bench/out/results-<date>.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type KafkaBroker, startBroker } from '../test/kafka/index.ts';
+import { generateCorpus, parseSize } from './corpus.ts';
+import type { BenchContext } from './lib/context.ts';
+import { BenchKafka } from './lib/kafka.ts';
+import { machineInfo } from './lib/proc.ts';
+import {
+  barChartSvg,
+  judgeTargets,
+  markdownTable,
+  type ScenarioResult,
+  targetsMarkdown,
+  writeDocBlock,
+} from './lib/report.ts';
+import { runClients } from './scenarios/clients.ts';
+import { runLogferry } from './scenarios/logferry.ts';
+import { runProducerPerf } from './scenarios/producer-perf.ts';
+import { runRsyslog, runSyslogNg } from './scenarios/syslog-peers.ts';
+
+const ALL = [
+  'headline',
+  'producer-perf',
+  'rsyslog',
+  'syslog-ng',
+  'json',
+  'codec-none',
+  'codec-gzip',
+  'codec-snappy',
+  'codec-zstd',
+  'many-files',
+  'catch-up',
+  'clients',
+] as const;
+type ScenarioId = (typeof ALL)[number];
+const QUICK: readonly ScenarioId[] = ['headline', 'producer-perf', 'rsyslog', 'clients'];
+
+const { values: args } = parseArgs({
+  options: {
+    size: { type: 'string' },
+    scenarios: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'catchup-size': { type: 'string' },
+    files: { type: 'string', default: '1000' },
+    'latency-seconds': { type: 'string' },
+    'client-records': { type: 'string' },
+    bootstrap: { type: 'string' },
+    docs: { type: 'boolean' },
+    'no-docs': { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+  },
+});
+
+// kafkajs (the admin and latency consumer here) schedules negative timeouts under Node 24: harmless noise.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
+const repo = path.resolve(import.meta.dirname, '..');
+const outDir = path.join(repo, 'bench', 'out');
+mkdirSync(outDir, { recursive: true });
+const quick = args.quick;
+const size = parseSize(args.size ?? (quick ? '20MB' : '100MB'));
+const selected: ScenarioId[] = args.scenarios
+  ? args.scenarios.split(',').map((s) => {
+      const id = s.trim() as ScenarioId;
+      if (!ALL.includes(id)) throw new Error(`unknown scenario "${s}": one of ${ALL.join(', ')}`);
+      return id;
+    })
+  : [...(quick ? QUICK : ALL)];
+const writeDocs = args['no-docs'] ? false : (args.docs ?? !quick);
+const codec = 'lz4';
+const seed = Number(args.seed);
+const began = Date.now();
+const log = (msg: string) =>
+  process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(0)}s] ${msg}\n`);
+
+function version(cmd: string, argv: string[]): string {
+  try {
+    return (
+      execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? ''
+    );
+  } catch {
+    return 'unknown';
+  }
+}
+
+function pkgVersion(name: string): string {
+  try {
+    return (
+      JSON.parse(readFileSync(path.join(repo, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const kafkaVersion = /<kafka\.version>([^<]+)</.exec(
+  readFileSync(path.join(repo, 'test/kafka/pom.xml'), 'utf8'),
+)?.[1];
+function javaVersion(): string {
+  try {
+    // java -version prints on stderr.
+    return execFileSync('sh', ['-c', 'java -version 2>&1 | head -1'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+log(`corpus: ${(size / 1e6).toFixed(0)} MB, seed ${seed}`);
+const corpus = generateCorpus({
+  out: outDir,
+  bytes: size,
+  seed,
+  onProgress: (w, t) => log(`  corpus ${((100 * w) / t).toFixed(0)}%`),
+});
+log(`corpus: ${corpus.lines.toLocaleString('en-US')} lines, ${corpus.dir}`);
+
+let broker: KafkaBroker | undefined;
+let bootstrap = args.bootstrap;
+if (!bootstrap) {
+  log('starting a Kafka broker (1 GiB heap)');
+  broker = await startBroker({ heapMb: 1024, onProgress: (m) => log(`  broker: ${m}`) });
+  bootstrap = broker.bootstrap;
+}
+const kafka = await BenchKafka.connect(bootstrap);
+const ctx: BenchContext = {
+  kafka,
+  outDir,
+  corpus,
+  latencySeconds: Number(args['latency-seconds'] ?? (quick ? 3 : 10)),
+  latencyRate: 10_000,
+  log,
+};
+
+const results: ScenarioResult[] = [];
+const codecTitle = (c: string) => `logferry, parser none, ${c}`;
+try {
+  for (const id of selected) {
+    log(`scenario ${id}`);
+    let r: ScenarioResult | ScenarioResult[];
+    switch (id) {
+      case 'headline':
+        r = await runLogferry(ctx, {
+          id,
+          title: `logferry, parser none, ${codec} (headline)`,
+          parser: 'none',
+          compression: codec,
+          mode: 'live',
+        });
+        break;
+      case 'json':
+        r = await runLogferry(ctx, {
+          id,
+          title: `logferry, parser json, ${codec}`,
+          parser: 'json',
+          compression: codec,
+          mode: 'live',
+        });
+        break;
+      case 'codec-none':
+      case 'codec-gzip':
+      case 'codec-snappy':
+      case 'codec-zstd': {
+        const c = id.slice('codec-'.length) as 'none' | 'gzip' | 'snappy' | 'zstd';
+        r = await runLogferry(ctx, {
+          id,
+          title: codecTitle(c),
+          parser: 'none',
+          compression: c,
+          mode: 'live',
+        });
+        break;
+      }
+      case 'producer-perf':
+        r = await runProducerPerf(ctx, codec);
+        break;
+      case 'rsyslog':
+        r = await runRsyslog(ctx, codec);
+        break;
+      case 'syslog-ng':
+        r = await runSyslogNg(ctx, codec);
+        break;
+      case 'many-files': {
+        const files = Number(args.files);
+        const many = generateCorpus({ out: outDir, bytes: size, files, seed });
+        r = await runLogferry(ctx, {
+          id,
+          title: `logferry, ${files.toLocaleString('en-US')} files, parser none, ${codec}`,
+          parser: 'none',
+          compression: codec,
+          mode: 'live',
+          corpus: many,
+          latency: false,
+        });
+        break;
+      }
+      case 'catch-up': {
+        const cuSize = parseSize(args['catchup-size'] ?? (quick ? String(size) : '1GB'));
+        const cu = generateCorpus({
+          out: outDir,
+          bytes: cuSize,
+          seed,
+          onProgress: (w, t) => log(`  catch-up corpus ${((100 * w) / t).toFixed(0)}%`),
+        });
+        r = await runLogferry(ctx, {
+          id,
+          title: `logferry catch-up, ${(cuSize / 1e9).toFixed(1)} GB on disk at start, ${codec}`,
+          parser: 'none',
+          compression: codec,
+          mode: 'catch-up',
+          corpus: cu,
+          latency: false,
+        });
+        if (r.notes) r.notes.push('clock and CPU from spawn: Node start-up and connection included');
+        break;
+      }
+      case 'clients': {
+        const n = Number(args['client-records'] ?? Math.min(corpus.lines, quick ? 100_000 : 500_000));
+        r = await runClients(ctx, n, codec);
+        break;
+      }
+    }
+    for (const one of Array.isArray(r) ? r : [r]) {
+      results.push(one);
+      log(
+        `  → ${one.title}: ${one.status}${one.reason ? ` (${one.reason})` : ''}` +
+          (one.linesPerSec ? `, ${Math.round(one.linesPerSec).toLocaleString('en-US')} lines/s` : '') +
+          (one.mbPerSec ? `, ${one.mbPerSec.toFixed(1)} MB/s` : ''),
+      );
+    }
+  }
+} finally {
+  await kafka.close();
+  await broker?.stop();
+}
+
+const machine = machineInfo();
+const versions = {
+  node: process.versions.node,
+  kafka: kafkaVersion ?? 'unknown',
+  java: javaVersion(),
+  kafkajs: pkgVersion('kafkajs'),
+  '@platformatic/kafka': pkgVersion('@platformatic/kafka'),
+  logferry: version('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']),
+};
+const date = new Date().toISOString();
+const doc = {
+  date,
+  machine,
+  versions,
+  corpus: { bytes: corpus.bytes, lines: corpus.lines, kinds: corpus.kinds, seed },
+  options: {
+    quick,
+    size,
+    scenarios: selected,
+    latencySeconds: ctx.latencySeconds,
+    latencyRate: ctx.latencyRate,
+  },
+  results,
+  targets: judgeTargets(results),
+};
+const jsonFile = path.join(outDir, `results-${date.slice(0, 19).replaceAll(':', '-')}.json`);
+writeFileSync(jsonFile, `${JSON.stringify(doc, null, 2)}\n`);
+
+const table = markdownTable(results);
+const targets = targetsMarkdown(doc.targets);
+process.stdout.write(`\n${table}\n${targets}\nJSON: ${path.relative(repo, jsonFile)}\n`);
+
+if (writeDocs) {
+  const notes = results
+    .filter((r) => r.notes?.length)
+    .map((r) => `- **${r.title}**: ${(r.notes ?? []).join('; ')}`)
+    .join('\n');
+  const block = `## Latest run (generated)
+
+Run ${date.slice(0, 16).replace('T', ' ')} UTC with \`npm run bench -- ${process.argv.slice(2).join(' ')}\`.
+
+Machine: ${machine.cpuModel}, ${machine.nproc} CPUs (nproc), ${machine.memoryGiB.toFixed(1)} GiB memory, Linux ${machine.kernel};
+load average at the end ${machine.loadavg.join(' / ')}. **The machine is shared and noisy** (other builds
+and tests run on it at the same time): ratios within one run mean more than absolute figures, and a
+second run can differ by tens of percent. The broker (Kafka ${versions.kafka}, one node, 1 GiB heap,
+${versions.java}) runs on the same ${machine.nproc} CPUs as the agent under test.
+
+Versions: Node ${versions.node}, kafkajs ${versions.kafkajs}, @platformatic/kafka ${versions['@platformatic/kafka']},
+logferry at ${versions.logferry}.
+
+Corpus: ${(corpus.bytes / 1e6).toFixed(0)} MB, ${corpus.lines.toLocaleString('en-US')} lines (seed ${seed}: ${corpus.kinds.nginx.toLocaleString('en-US')} nginx access lines,
+${corpus.kinds.json.toLocaleString('en-US')} JSON application lines, ${corpus.kinds.java.toLocaleString('en-US')} Java error events of several lines each).
+
+${table}
+"× rsyslog" and "× ProducerPerf" are lines (records) per second against those rows of this run.
+CPU s/GiB is user + system CPU of the measured process alone per GiB (2^30 bytes) of raw log; MB/s
+are 10^6 bytes of raw log per second. p50/p99 are append → ack latency at a fixed 10,000 lines/s
+(${ctx.latencySeconds} s per scenario).
+
+![MB/s per scenario](benchmarks.svg)
+
+### Issue 9's targets, judged on this run
+
+${targets}
+### Scenario notes
+
+${notes}
+`;
+  writeDocBlock(path.join(repo, 'docs', 'benchmarks.md'), block);
+  writeFileSync(
+    path.join(repo, 'docs', 'benchmarks.svg'),
+    barChartSvg(
+      results,
+      `logferry benchmark, ${(corpus.bytes / 1e6).toFixed(0)} MB corpus, ${date.slice(0, 10)} (shared ${machine.nproc}-CPU machine)`,
+    ),
+  );
+  log('wrote docs/benchmarks.md and docs/benchmarks.svg');
+}
+process.exit(results.some((r) => r.status === 'FAILED') ? 1 : 0);
