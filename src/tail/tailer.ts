@@ -111,6 +111,17 @@ function inodeKey(dev: number, ino: number): string {
   return `${dev}:${ino}`;
 }
 
+function assertAbsoluteGlobs(sources: readonly TailSource[]): void {
+  for (const s of sources) {
+    for (const p of [...s.include, ...s.exclude]) {
+      if (!p.startsWith('/'))
+        throw new TailConfigError(
+          `source ${s.name}: glob ${JSON.stringify(p)} is not absolute; write it as an absolute path such as /var/log/app/*.log`,
+        );
+    }
+  }
+}
+
 function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === code;
 }
@@ -142,7 +153,9 @@ export class Tailer implements ChunkAcknowledger {
   };
   onFileClosed: ((fileId: string) => void) | undefined;
 
-  readonly #sources: readonly TailSource[];
+  #sources: readonly TailSource[];
+  /** Sources added by a reload: their files found by the next scan start as at startup (start_at). */
+  #freshSources = new Set<string>();
   readonly #settings: TailSettings;
   readonly #sink: ChunkSink;
   readonly #log: Logger;
@@ -179,14 +192,7 @@ export class Tailer implements ChunkAcknowledger {
   #flushTimer: unknown;
 
   constructor(opts: TailerOptions) {
-    for (const s of opts.sources) {
-      for (const p of [...s.include, ...s.exclude]) {
-        if (!p.startsWith('/'))
-          throw new TailConfigError(
-            `source ${s.name}: glob ${JSON.stringify(p)} is not absolute; write it as an absolute path such as /var/log/app/*.log`,
-          );
-      }
-    }
+    assertAbsoluteGlobs(opts.sources);
     this.#sources = opts.sources;
     this.#settings = opts.settings;
     this.#sink = opts.sink;
@@ -262,6 +268,56 @@ export class Tailer implements ChunkAcknowledger {
       }
     }
     if (m.tf.released && m.wm.pending === 0) this.#marks.delete(chunk.fileId);
+  }
+
+  /**
+   * Reload, first half: stops following every file of the named sources (removed, or changed and
+   * about to be re-added). Their last chunks were already written; the pipeline flushes their
+   * pending events (onFileClosed) and their checkpoint entries stay, so a source added again later
+   * resumes where its acknowledged lines end. Returns the released files' ids, for
+   * `waitAcknowledged`.
+   */
+  async releaseSources(names: readonly string[]): Promise<string[]> {
+    const gone = new Set(names);
+    this.#sources = this.#sources.filter((s) => !gone.has(s.name));
+    // A scan that started before could still pick a file of these sources up.
+    while (this.#scanRunning) await this.#scanRunning.catch(() => undefined);
+    const released: string[] = [];
+    for (const tf of [...this.#files.values()]) {
+      if (!gone.has(tf.source.name)) continue;
+      // A read in progress finishes first (FileHandle.close waits for it) and emits nothing more.
+      this.#release(tf);
+      released.push(tf.fileId);
+    }
+    return released;
+  }
+
+  /**
+   * Resolves true when every chunk of the given (released) files is acknowledged, false when
+   * `timeoutMs` passes first (the broker is away: those lines are read again after a restart or
+   * when their source comes back).
+   */
+  async waitAcknowledged(fileIds: readonly string[], timeoutMs: number): Promise<boolean> {
+    const end = this.#clock.now() + timeoutMs;
+    for (;;) {
+      if (fileIds.every((id) => !this.#marks.has(id))) return true;
+      if (this.#clock.now() >= end) return false;
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 20));
+    }
+  }
+
+  /**
+   * Reload, second half: the new source list. Files of sources not followed before are found by a
+   * scan now (with `start_at` applied as at startup, unless a checkpoint says where to resume).
+   */
+  async setSources(sources: readonly TailSource[]): Promise<void> {
+    assertAbsoluteGlobs(sources);
+    const before = new Set(this.#sources.map((s) => s.name));
+    for (const s of sources) if (!before.has(s.name)) this.#freshSources.add(s.name);
+    this.#sources = sources;
+    if (!this.#started || this.#stopped) return;
+    this.#requestScan();
+    while (this.#scanRunning) await this.#scanRunning.catch(() => undefined);
   }
 
   /** Committed (acknowledged) offset of a file, for tests and diagnostics. */
@@ -353,6 +409,8 @@ export class Tailer implements ChunkAcknowledger {
   async #scan(initial: boolean): Promise<void> {
     this.stats.scans++;
     const now = this.#clock.now();
+    const fresh = this.#freshSources;
+    this.#freshSources = new Set();
     const seen = new Map<
       string,
       { stat: { dev: number; ino: number; size: number; mtimeMs: number }; source: TailSource }
@@ -390,7 +448,7 @@ export class Tailer implements ChunkAcknowledger {
       if (this.#stopped) return;
       const key = inodeKey(st.dev, st.ino);
       if (this.#byInode.has(key) || pathOfInode.get(key) !== path) continue;
-      await this.#track(path, source, initial, st.mtimeMs);
+      await this.#track(path, source, initial || fresh.has(source.name), st.mtimeMs);
     }
     if (initial) await this.#recoverRotatedAway();
     this.stats.filesTracked = this.#files.size;
