@@ -5,7 +5,6 @@ import { checkConfigCommand } from './check-config.ts';
 import { lagCommand } from './lag.ts';
 import { runCommand } from './run.ts';
 import { testConnectionCommand } from './test-connection.ts';
-import { testConnectionCommand } from './test-connection.ts';
 import { topCommand } from './top.ts';
 import { VERSION } from './version.ts';
 
@@ -159,28 +158,6 @@ async function main(argv: string[]): Promise<number> {
             '$0 test-connection --config /etc/logferry/logferry.yaml',
             'is Kafka reachable with these settings?',
           )
-          .example('$0 test-connection -c logferry.yaml --produce', 'and can we write to the topic?'),
-      async (args) => {
-        code = await testConnectionCommand({ config: args.config, produce: args.produce });
-      },
-    )
-    .command(
-      'test-connection',
-      'Connect and authenticate as the agent would, check the topics and their size limits; exit 4/5/6 on failure',
-      (y) =>
-        y
-          .option('config', {
-            alias: 'c',
-            type: 'string',
-            demandOption: true,
-            describe: 'Config file (YAML or JSON)',
-          })
-          .option('produce', {
-            type: 'boolean',
-            default: false,
-            describe: 'Also send one test record to sink.kafka.topic',
-          })
-          .example('$0 test-connection --config /etc/logferry/logferry.yaml', 'is Kafka reachable with these settings?')
           .example('$0 test-connection -c logferry.yaml --produce', 'and can we write to the topic?'),
       async (args) => {
         code = await testConnectionCommand({ config: args.config, produce: args.produce });
