@@ -23,16 +23,10 @@ import { parseArgs } from 'node:util';
 import { type KafkaBroker, startBroker } from '../test/kafka/index.ts';
 import { generateCorpus, parseSize } from './corpus.ts';
 import type { BenchContext } from './lib/context.ts';
+import { type RunDoc, renderDocs } from './lib/docs.ts';
 import { BenchKafka } from './lib/kafka.ts';
 import { machineInfo } from './lib/proc.ts';
-import {
-  barChartSvg,
-  judgeTargets,
-  markdownTable,
-  type ScenarioResult,
-  targetsMarkdown,
-  writeDocBlock,
-} from './lib/report.ts';
+import { judgeTargets, markdownTable, type ScenarioResult, targetsMarkdown } from './lib/report.ts';
 import { runClients } from './scenarios/clients.ts';
 import { runLogferry } from './scenarios/logferry.ts';
 import { runProducerPerf } from './scenarios/producer-perf.ts';
@@ -68,6 +62,8 @@ const { values: args } = parseArgs({
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
+    render: { type: 'string' },
+    merge: { type: 'string', multiple: true },
   },
 });
 
@@ -80,6 +76,28 @@ process.on('warning', (w) => {
 const repo = path.resolve(import.meta.dirname, '..');
 const outDir = path.join(repo, 'bench', 'out');
 mkdirSync(outDir, { recursive: true });
+if (args.render) {
+  // Re-render docs/benchmarks.md and the SVG from a saved run, optionally replacing scenario rows by
+  // those of later runs (--merge FILE, repeatable); the doc names every merged row.
+  const saved = JSON.parse(readFileSync(args.render, 'utf8')) as RunDoc;
+  for (const m of args.merge ?? []) {
+    const later = JSON.parse(readFileSync(m, 'utf8')) as RunDoc;
+    for (const r of later.results) {
+      const i = saved.results.findIndex((x) => x.id === r.id);
+      const row = {
+        ...r,
+        notes: [...(r.notes ?? []), `re-run separately at ${later.date.slice(0, 16)} (merged)`],
+      };
+      if (i >= 0) saved.results[i] = row;
+      else saved.results.push(row);
+    }
+    saved.merged = [...(saved.merged ?? []), { date: later.date, ids: later.results.map((r) => r.id) }];
+  }
+  saved.targets = judgeTargets(saved.results);
+  renderDocs(repo, saved, saved.argv ?? '');
+  process.stdout.write(`${markdownTable(saved.results)}\n${targetsMarkdown(saved.targets)}`);
+  process.exit(0);
+}
 const quick = args.quick;
 const size = parseSize(args.size ?? (quick ? '20MB' : '100MB'));
 const selected: ScenarioId[] = args.scenarios
@@ -268,7 +286,7 @@ const versions = {
   logferry: version('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']),
 };
 const date = new Date().toISOString();
-const doc = {
+const doc: RunDoc = {
   date,
   machine,
   versions,
@@ -291,49 +309,7 @@ const targets = targetsMarkdown(doc.targets);
 process.stdout.write(`\n${table}\n${targets}\nJSON: ${path.relative(repo, jsonFile)}\n`);
 
 if (writeDocs) {
-  const notes = results
-    .filter((r) => r.notes?.length)
-    .map((r) => `- **${r.title}**: ${(r.notes ?? []).join('; ')}`)
-    .join('\n');
-  const block = `## Latest run (generated)
-
-Run ${date.slice(0, 16).replace('T', ' ')} UTC with \`npm run bench -- ${process.argv.slice(2).join(' ')}\`.
-
-Machine: ${machine.cpuModel}, ${machine.nproc} CPUs (nproc), ${machine.memoryGiB.toFixed(1)} GiB memory, Linux ${machine.kernel};
-load average at the end ${machine.loadavg.join(' / ')}. **The machine is shared and noisy** (other builds
-and tests run on it at the same time): ratios within one run mean more than absolute figures, and a
-second run can differ by tens of percent. The broker (Kafka ${versions.kafka}, one node, 1 GiB heap,
-${versions.java}) runs on the same ${machine.nproc} CPUs as the agent under test.
-
-Versions: Node ${versions.node}, kafkajs ${versions.kafkajs}, @platformatic/kafka ${versions['@platformatic/kafka']},
-logferry at ${versions.logferry}.
-
-Corpus: ${(corpus.bytes / 1e6).toFixed(0)} MB, ${corpus.lines.toLocaleString('en-US')} lines (seed ${seed}: ${corpus.kinds.nginx.toLocaleString('en-US')} nginx access lines,
-${corpus.kinds.json.toLocaleString('en-US')} JSON application lines, ${corpus.kinds.java.toLocaleString('en-US')} Java error events of several lines each).
-
-${table}
-"× rsyslog" and "× ProducerPerf" are lines (records) per second against those rows of this run.
-CPU s/GiB is user + system CPU of the measured process alone per GiB (2^30 bytes) of raw log; MB/s
-are 10^6 bytes of raw log per second. p50/p99 are append → ack latency at a fixed 10,000 lines/s
-(${ctx.latencySeconds} s per scenario).
-
-![MB/s per scenario](benchmarks.svg)
-
-### Issue 9's targets, judged on this run
-
-${targets}
-### Scenario notes
-
-${notes}
-`;
-  writeDocBlock(path.join(repo, 'docs', 'benchmarks.md'), block);
-  writeFileSync(
-    path.join(repo, 'docs', 'benchmarks.svg'),
-    barChartSvg(
-      results,
-      `logferry benchmark, ${(corpus.bytes / 1e6).toFixed(0)} MB corpus, ${date.slice(0, 10)} (shared ${machine.nproc}-CPU machine)`,
-    ),
-  );
+  renderDocs(repo, doc, process.argv.slice(2).join(' '));
   log('wrote docs/benchmarks.md and docs/benchmarks.svg');
 }
 process.exit(results.some((r) => r.status === 'FAILED') ? 1 : 0);
