@@ -132,7 +132,7 @@ test('a bad regex, parser chain or key template fails check-config, not only run
 });
 
 test('every command answers --help with examples', async () => {
-  for (const cmd of ['run', 'check-config', 'version', 'lag', 'top']) {
+  for (const cmd of ['run', 'check-config', 'version', 'lag', 'top', 'test-connection']) {
     const r = await runCli([cmd, '--help']);
     assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
     assert.match(r.stdout, /Examples:/, cmd);
