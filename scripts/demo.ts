@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
+import { registerCodecs } from '../src/sink/codecs/index.ts';
 import { startBroker } from '../test/kafka/broker.ts';
 import { startAgent } from '../test/support/agent-process.ts';
 

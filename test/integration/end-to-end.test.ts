@@ -28,7 +28,13 @@ const files = ['a.log', 'b.log', 'sub-c.log'].map((f) => join(logDir, f));
 const expected = new Map<string, { path: string; offset: number }>();
 const sizes = new Map<string, number>(files.map((f) => [f, 0]));
 let bootstrap = '';
-let agent: AgentProcess | undefined;
+/** Every agent started, so that `after` stops them all even when an assertion failed midway. */
+const agents: AgentProcess[] = [];
+function start(config: string): AgentProcess {
+  const a = startAgent(['run', '--config', config]);
+  agents.push(a);
+  return a;
+}
 
 function appendLines(path: string, from: number, count: number): void {
   let text = '';
@@ -95,13 +101,12 @@ before(async () => {
 });
 
 after(async () => {
-  await agent?.stop();
+  await Promise.all(agents.map((a) => a.stop()));
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('100,000 lines in 3 files arrive exactly once with the right fields and key, then appended lines', async () => {
-  const config = writeConfig();
-  agent = startAgent(['run', '--config', config]);
+  const agent = start(writeConfig());
   const first = await consumeAll({ bootstrap, topic, expected: 100_000, timeoutMs: 180_000 });
   check(first, 100_000);
 
@@ -117,7 +122,7 @@ test('100,000 lines in 3 files arrive exactly once with the right fields and key
 
 test('a restart resumes from the checkpoints: new lines arrive, nothing is sent twice', async () => {
   appendLines(files[0], 40_000, 100);
-  agent = startAgent(['run', '--config', writeConfig()]);
+  const agent = start(writeConfig());
   const all = await consumeAll({ bootstrap, topic, expected: 101_100, timeoutMs: 60_000 });
   // consumeAll returns once it has `expected`; give a re-read a moment to show up as extra records.
   await new Promise((r) => setTimeout(r, 2000));

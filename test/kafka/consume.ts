@@ -5,11 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type IHeaders, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import { registerCodecs } from '../../src/sink/codecs/index.ts';
 import { runJava } from './classpath.ts';
 
 export type ClientConfig = Omit<KafkaConfig, 'brokers'>;
 
 function client(bootstrap: string, config: ClientConfig = {}): Kafka {
+  // The agent compresses with zstd by default; kafkajs reads it only with our codecs registered.
+  registerCodecs();
   return new Kafka({
     clientId: 'logferry-test',
     logLevel: logLevel.NOTHING,

@@ -28,6 +28,10 @@ export function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentPr
     err += d;
   });
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  // An agent never outlives the test process, even when a test failed before stopping it.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   return {
     child,
     stdout: () => out,
