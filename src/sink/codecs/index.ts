@@ -95,7 +95,12 @@ const factories = {
 };
 
 /** Adds snappy, lz4 and zstd to kafkajs and swaps in our gzip. Idempotent. */
+let registered = false;
+
 export function registerCodecs(): void {
+  // Once only: a later call must not replace codecs someone wrapped after the first (metrics, tests).
+  if (registered) return;
+  registered = true;
   CompressionCodecs[CompressionTypes.GZIP] = factories[CompressionTypes.GZIP];
   CompressionCodecs[CompressionTypes.Snappy] = factories[CompressionTypes.Snappy];
   CompressionCodecs[CompressionTypes.LZ4] = factories[CompressionTypes.LZ4];
