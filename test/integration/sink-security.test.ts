@@ -25,7 +25,7 @@ import {
   tlsListenerProperties,
   uniqueTopic,
 } from '../kafka/index.ts';
-import { type AgentProcess, startAgent } from '../support/agent-process.ts';
+import { type AgentProcess, runCli, startAgent } from '../support/agent-process.ts';
 
 process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
 // The agent compresses with zstd by default; the test's consumer must read it.
@@ -217,4 +217,42 @@ test('TLS: a server name the certificate does not carry fails with the TLS hint 
   assert.ok(err instanceof BrokerUnreachableError, String(err));
   assert.match(err.message, /TLS: .*check sink\.kafka\.tls\.ca_file and server_name/);
   await producer.disconnect().catch(() => {});
+});
+
+test('test-connection over SASL_SSL: ok with the right password (and --produce), exit 5 naming the user with a wrong one', async () => {
+  const bootstrap = broker.bootstrapFor('SASL_SSL');
+  const topic = uniqueTopic('tc-sasl');
+  const ca = readFileSync(tls.caCert, 'utf8');
+  await createTopic(bootstrap, topic, {
+    partitions: 1,
+    client: { ssl: { ca }, sasl: { mechanism: 'scram-sha-256', username: 'alice', password: PASSWORD } },
+  });
+  const write = (name: string, password: string) => {
+    const p = join(dir, name);
+    writeFileSync(
+      p,
+      [
+        `data_dir: ${join(dir, 'tc-data')}`,
+        'sources:',
+        '  - name: app',
+        `    include: ["${dir}/none/*.log"]`,
+        'sink:',
+        '  kafka:',
+        `    brokers: ["${bootstrap}"]`,
+        `    topic: ${topic}`,
+        `    tls: { ca_file: ${tls.caCert} }`,
+        `    sasl: { mechanism: scram-sha-256, username: alice, password: "${password}" }`,
+      ].join('\n'),
+    );
+    return p;
+  };
+  const ok = await runCli(['test-connection', '--config', write('tc-ok.yaml', PASSWORD), '--produce']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /ok\s+connect\s+SASL_SSL, SASL scram-sha-256 as alice/);
+  assert.match(ok.stdout, /ok\s+produce/);
+  assert.ok(!ok.stdout.includes(PASSWORD) && !ok.stderr.includes(PASSWORD));
+  const bad = await runCli(['test-connection', '--config', write('tc-bad.yaml', 'Wrong-Pass-123')]);
+  assert.equal(bad.code, 5, bad.stdout + bad.stderr);
+  assert.match(bad.stdout, /FAIL\s+connect\s+SASL scram-sha-256 authentication of user alice failed/);
+  assert.ok(!bad.stdout.includes('Wrong-Pass-123') && !bad.stderr.includes('Wrong-Pass-123'));
 });
