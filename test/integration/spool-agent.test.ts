@@ -139,7 +139,7 @@ test('drop_oldest: a full spool drops whole segments; delivered + dropped{spool_
 function missingOf(env: SpoolEnv, sent: readonly Delivered[]): Map<string, Set<number>> {
   const got = new Map<string, Set<number>>(env.keys.map((k) => [k, new Set()]));
   for (const d of sent) {
-    const m = (JSON.parse(d.value) as { message: string }).message.split(' ');
+    const m = (JSON.parse(d.value ?? '{}') as { message: string }).message.split(' ');
     got.get(m[0])?.add(Number(m[1]));
   }
   const out = new Map<string, Set<number>>();

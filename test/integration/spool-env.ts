@@ -17,6 +17,8 @@ export interface SpoolEnvOptions {
   /** Extra YAML lines under sink.kafka, indented by 4 (e.g. `    compression: none`). */
   kafka?: readonly string[];
   topic?: string;
+  /** Serve /status on a free port (the agent logs it). */
+  metrics?: boolean;
   /** Bytes of padding per line (default 40). */
   pad?: number;
 }
@@ -99,7 +101,8 @@ export class SpoolEnv {
       '      max_ms: 300',
       ...(this.opts.kafka ?? []),
       'metrics:',
-      '  enabled: false',
+      `  enabled: ${this.opts.metrics === true}`,
+      '  listen: 127.0.0.1:0',
       ...(this.opts.extra ?? []),
     ];
     writeFileSync(p, `${lines.join('\n')}\n`);
@@ -120,7 +123,7 @@ export function lineOf(value: string): { key: string; seq: number } {
 
 export interface Delivered {
   key: string | null;
-  value: string;
+  value: string | null;
 }
 
 /**
@@ -137,7 +140,7 @@ export function checkDelivered(
   const lastFirst = new Map<string, number>();
   let duplicates = 0;
   for (const d of delivered) {
-    const { key, seq } = lineOf(d.value);
+    const { key, seq } = lineOf(d.value ?? '{}');
     assert.equal(d.key, key, 'message key is the source service');
     let s = seen.get(key);
     if (s === undefined) {
