@@ -1,14 +1,12 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode, LogferryError } from '../model/errors.ts';
-import { checkConfigCommand } from './check-config.ts';
-import { lagCommand } from './lag.ts';
-import { runCommand } from './run.ts';
-import { testConnectionCommand } from './test-connection.ts';
-import { topCommand } from './top.ts';
 import { VERSION } from './version.ts';
 
-/** Thin: parse arguments, call in. Every user-facing failure ends as one line and a distinct exit code. */
+/**
+ * Thin: parse arguments, call in. Each command's module is imported when it runs, so `--help` and
+ * `version` do not load Kafka clients, parsers and metrics.
+ * Every user-facing failure ends as one line and a distinct exit code. */
 async function main(argv: string[]): Promise<number> {
   let code: number = ExitCode.ok;
   await yargs(argv)
@@ -42,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
             'reload: added and removed sources apply without a restart',
           ),
       async (args) => {
-        code = await runCommand({
+        code = await (await import('./run.ts')).runCommand({
           config: args.config,
           dryRun: args['dry-run'],
           watchConfig: args['watch-config'],
@@ -74,8 +72,12 @@ async function main(argv: string[]): Promise<number> {
             '$0 check-config -q logferry.yaml && systemctl reload logferry',
             'validate before a reload',
           ),
-      (args) => {
-        code = checkConfigCommand({ file: args.file, quiet: args.quiet, format: args.format });
+      async (args) => {
+        code = (await import('./check-config.ts')).checkConfigCommand({
+          file: args.file,
+          quiet: args.quiet,
+          format: args.format,
+        });
       },
     )
     .command(
@@ -99,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
           .example('$0 lag --config logferry.yaml --group indexer', 'lag of every topic the group reads')
           .example('$0 lag -c logferry.yaml -g indexer -t logs --format json', 'one topic, as JSON'),
       async (args) => {
-        code = await lagCommand({
+        code = await (await import('./lag.ts')).lagCommand({
           config: args.config,
           group: args.group,
           topic: args.topic,
@@ -135,7 +137,11 @@ async function main(argv: string[]): Promise<number> {
             'one frame, rates over 5 s, for a script',
           ),
       async (args) => {
-        code = await topCommand({ url: args.url, intervalSeconds: args.interval, once: args.once });
+        code = await (await import('./top.ts')).topCommand({
+          url: args.url,
+          intervalSeconds: args.interval,
+          once: args.once,
+        });
       },
     )
     .command(
@@ -160,7 +166,10 @@ async function main(argv: string[]): Promise<number> {
           )
           .example('$0 test-connection -c logferry.yaml --produce', 'and can we write to the topic?'),
       async (args) => {
-        code = await testConnectionCommand({ config: args.config, produce: args.produce });
+        code = await (await import('./test-connection.ts')).testConnectionCommand({
+          config: args.config,
+          produce: args.produce,
+        });
       },
     )
     .command(
