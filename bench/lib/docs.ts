@@ -40,7 +40,7 @@ export function renderDocs(repo: string, doc: RunDoc, argv: string): void {
     .join(' ');
   const block = `## Latest run (generated)
 
-Run ${date.slice(0, 16).replace('T', ' ')} UTC with \`npm run bench -- ${argv}\`. ${merged}
+Run ${date.slice(0, 16).replace('T', ' ')} UTC with \`npm run bench -- ${argv || `--size ${doc.options.size / 1e6}MB`}\`. ${merged}
 
 Machine: ${machine.cpuModel}, ${machine.nproc} CPUs (nproc), ${machine.memoryGiB.toFixed(1)} GiB memory, Linux ${machine.kernel};
 load average at the end ${machine.loadavg.join(' / ')}. **The machine is shared and noisy** (other builds

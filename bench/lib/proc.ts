@@ -75,7 +75,12 @@ export class WatchedProcess {
   /** Samples now (and keeps the figures); returns the latest known figures. */
   sample(): ProcSample {
     const s = sampleProcess(this.pid);
-    if (s) this.last = s;
+    // A process that exited but is not reaped yet (a zombie) has no VmHWM line: keep the peak seen.
+    if (s)
+      this.last = {
+        cpuSeconds: s.cpuSeconds,
+        peakRssBytes: Math.max(s.peakRssBytes, this.last.peakRssBytes),
+      };
     return this.last;
   }
 
