@@ -4,7 +4,7 @@
  * Measurement only: nothing in src/ changes with it. Bytes and MB/s count the JSON record values.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type BenchContext, GiB, workDir } from '../lib/context.ts';
@@ -89,5 +89,6 @@ export async function runClients(
     }
     out.push(r);
   }
+  rmSync(dir, { recursive: true, force: true });
   return out;
 }

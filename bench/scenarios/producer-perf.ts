@@ -7,7 +7,7 @@
  *
  * The JVM is started directly (not through runJava, which pins C1-only JIT and a 256 MiB heap).
  */
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toolsLog4jConfig } from '../../test/kafka/classpath.ts';
 import { checkJava, kafkaClasspath } from '../../test/kafka/index.ts';
@@ -167,5 +167,6 @@ export async function runProducerPerf(ctx: BenchContext, compression: string): P
     return r;
   } finally {
     await ctx.kafka.drop(topic);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
