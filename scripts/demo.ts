@@ -25,8 +25,14 @@ const { values } = parseArgs({
 const durationS = Number(values.duration);
 const rate = Math.max(1, Number(values.rate));
 const TOPIC = 'logferry-demo';
+const PATHS = ['/', '/cart', '/checkout', '/api/items?page=2', '/static/app.js'];
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
+// kafkajs schedules negative timeouts under Node 24 (harmless, clamped to 1 ms); keep the demo's output clean.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'logferry-demo-'));
 const logDir = join(dir, 'logs');
@@ -45,9 +51,11 @@ sources:
   - name: web
     include: ["${logDir}/nginx/*.log"]
     service: web
+    parser: nginx
   - name: app
     include: ["${logDir}/app/*.log"]
     service: checkout
+    parser: json
 sink:
   kafka:
     brokers: ["${broker.bootstrap}"]
@@ -74,6 +82,7 @@ const writer = setInterval(() => {
   written += n;
 }, 100);
 
+registerCodecs(); // the agent compresses with zstd by default
 const kafka = new Kafka({
   clientId: 'logferry-demo',
   brokers: [broker.bootstrap],
@@ -81,10 +90,12 @@ const kafka = new Kafka({
 });
 const admin = kafka.admin();
 await admin.connect();
+await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
 const consumer = kafka.consumer({ groupId: `logferry-demo-${process.pid}` });
 let sample: string | undefined;
+let sampleShown = false;
 await consumer.connect();
-await consumer.subscribe({ topic: TOPIC, fromBeginning: true }).catch(() => {});
+await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
 void consumer.run({
   eachMessage: async ({ message }) => {
     if (sample === undefined && message.value)
@@ -99,9 +110,9 @@ const report = setInterval(async () => {
   const now = Date.now();
   const perS = Math.round(((n - last.n) * 1000) / Math.max(1, now - last.t));
   say(`lines written ${written}, records in Kafka ${n} (${perS}/s)`);
-  if (sample !== undefined) {
+  if (sample !== undefined && !sampleShown) {
     say(`sample record: ${sample}`);
-    sample = '';
+    sampleShown = true;
   }
   last = { t: now, n };
 }, 2000);
@@ -145,7 +156,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-const PATHS = ['/', '/cart', '/checkout', '/api/items?page=2', '/static/app.js'];
 function sampleLine(kind: number, i: number): string {
   const ts = new Date().toISOString();
   if (kind === 0) {
