@@ -1,6 +1,8 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 
 const NL = 10;
+/** Bytes decoded at a time (whole lines: a block ends at the first line end after this many). */
+const BLOCK_BYTES = 32768;
 const CR = 13;
 
 const TRUNCATED: readonly string[] = Object.freeze(['truncated']);
@@ -26,19 +28,24 @@ export interface FramedLines {
  *
  * One framer per open file: it remembers whether the next line continues a split one.
  *
- * Fast path: the complete lines of a read are decoded with ONE string conversion (latin1, a copy,
- * when the bytes are ASCII; UTF-8 otherwise) and each line is a substring of it. For non-ASCII
- * text, line ends are found in the string and in the buffer in lockstep (a `\n` byte is always a
- * `\n` character, since UTF-8 never uses 0x0A inside a sequence), so byte offsets stay exact. Only
- * over-long lines and the rest of a split line take the byte path, which decodes line by line.
+ * Fast path: complete lines are decoded a block (~32 KiB of whole lines) at a time with ONE string
+ * conversion, latin1 (a copy) when the block is ASCII and UTF-8 otherwise, and each line is a
+ * substring of it. In a non-ASCII block, line ends are found in the string and in the buffer in
+ * lockstep (a `\n` byte is always a `\n` character: UTF-8 never uses 0x0A inside a sequence), so
+ * byte offsets stay exact. Only over-long lines and the rest of a split line take the byte path,
+ * which decodes line by line.
  */
 export class LineFramer {
   /** The next line is the rest of a line that was split (its pieces are flagged `truncated`). */
   continuing = false;
   readonly maxLineBytes: number;
 
-  constructor(maxLineBytes: number) {
+  readonly #blockBytes: number;
+
+  /** `blockBytes`: decoding granularity (tests make it small to cross block ends often). */
+  constructor(maxLineBytes: number, blockBytes = BLOCK_BYTES) {
     this.maxLineBytes = maxLineBytes;
+    this.#blockBytes = blockBytes;
   }
 
   /**
@@ -60,20 +67,25 @@ export class LineFramer {
     let pos = from;
     if (lastNl >= from) {
       const regionEnd = lastNl + 1;
-      if (this.continuing) {
-        // The rest of a split line goes through the byte path, which flags it.
-        const nl = view.indexOf(NL, pos);
-        pos = this.#frameBytes(view, pos, nl + 1, base, true, out);
-      }
-      if (pos < regionEnd) {
-        const region = view.subarray(pos, regionEnd);
-        if (isAscii(region)) {
-          pos += this.#frameText(view.toString('latin1', pos, regionEnd), view, pos, base, false, false, out);
-        } else {
-          const valid = isUtf8(region);
-          pos += this.#frameText(view.toString('utf8', pos, regionEnd), view, pos, base, true, !valid, out);
+      while (pos < regionEnd) {
+        if (this.continuing) {
+          // The rest of a split line goes through the byte path, which flags it.
+          pos = this.#frameBytes(view, pos, view.indexOf(NL, pos) + 1, base, true, out);
+          continue;
         }
-        if (pos < regionEnd) pos = this.#frameBytes(view, pos, regionEnd, base, true, out);
+        // Blocks of whole lines, so that one non-ASCII character costs only its block the slower
+        // UTF-8 decoding and lockstep search.
+        let blockEnd = regionEnd;
+        if (regionEnd - pos > this.#blockBytes) blockEnd = view.indexOf(NL, pos + this.#blockBytes - 1) + 1;
+        const block = view.subarray(pos, blockEnd);
+        if (isAscii(block)) {
+          pos += this.#frameText(view.toString('latin1', pos, blockEnd), view, pos, base, false, false, out);
+        } else {
+          const valid = isUtf8(block);
+          pos += this.#frameText(view.toString('utf8', pos, blockEnd), view, pos, base, true, !valid, out);
+        }
+        // An over-long line stopped the block: the byte path splits it, then blocks go on.
+        if (pos < blockEnd) pos = this.#frameBytes(view, pos, view.indexOf(NL, pos) + 1, base, true, out);
       }
     }
     // The unterminated rest: pieces of over-long lines, then (when final) the remainder.
@@ -119,15 +131,9 @@ export class LineFramer {
     const len = text.length;
     let p = 0; // character index in text
     let b = from; // byte index in view
-    // Character index of the next non-ASCII character: lines before it have as many bytes as characters.
-    let wide = multiByte ? nextNonAscii(text, 0) : len;
     while (p < len) {
       const nl = text.indexOf('\n', p);
-      let nlByte = b + (nl - p);
-      if (wide < nl) {
-        nlByte = view.indexOf(NL, b);
-        wide = nextNonAscii(text, nl + 1);
-      }
+      const nlByte = multiByte ? view.indexOf(NL, b) : b + (nl - p);
       let e = nl;
       let byteLen = nlByte - b;
       if (e > p && text.charCodeAt(e - 1) === CR) {
@@ -199,14 +205,6 @@ export class LineFramer {
       out.flags[i] = flag;
     }
   }
-}
-
-const NON_ASCII = /[\u0080-\uffff]/g;
-
-/** Index of the first non-ASCII character at or after `from`, or `text.length`. */
-function nextNonAscii(text: string, from: number): number {
-  NON_ASCII.lastIndex = from;
-  return NON_ASCII.test(text) ? NON_ASCII.lastIndex - 1 : text.length;
 }
 
 /** Length of a piece of at most `max` bytes starting at `pos`, not splitting a UTF-8 sequence when avoidable. */
