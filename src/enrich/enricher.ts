@@ -266,7 +266,7 @@ class PathEnricher implements FileEnricher {
     const value =
       `{"@timestamp":"${isoTime(ts)}","message":${JSON.stringify(ev.message)}${this.headHost}${serviceJson}` +
       `${this.headPath}${ev.offset}${log}}${this.idPrefix}${ev.offset}${this.tail}` +
-      `${ev.fields !== undefined ? `,"fields":${JSON.stringify(ev.fields)}` : ''},"schema_version":1}`;
+      `${ev.fields !== undefined ? `,"fields":${ev.fieldsJson ?? JSON.stringify(ev.fields)}` : ''},"schema_version":1}`;
 
     let key: string | null = null;
     const k = this.key;

@@ -20,6 +20,12 @@ export interface ParsedEvent {
   level: string | undefined;
   /** Fields the parser extracted (JSON, logfmt, regex groups, ...), or undefined. */
   fields: Record<string, unknown> | undefined;
+  /**
+   * `fields` already encoded as a JSON object, when a parser could take it from the source text
+   * (the json parser cuts the message member out of the line) instead of having it re-encoded; or
+   * undefined. Whoever changes `fields` afterwards must set this to undefined.
+   */
+  fieldsJson: string | undefined;
   /** Flags such as `truncated`, `invalid_utf8`, `parse_failed`, or undefined. */
   flags: string[] | undefined;
 }

@@ -156,6 +156,7 @@ class FileDecoder implements Decoder {
             timestamp: undefined,
             level: undefined,
             fields: undefined,
+            fieldsJson: undefined,
             flags: lf === undefined ? undefined : lf.slice(),
           },
           undefined,
@@ -378,7 +379,16 @@ class FileDecoder implements Decoder {
     if (ml === undefined) {
       if (!owned) chunk.refs++;
       this.finish(
-        { chunk, message: text, offset, timestamp: ts, level: undefined, fields: undefined, flags },
+        {
+          chunk,
+          message: text,
+          offset,
+          timestamp: ts,
+          level: undefined,
+          fields: undefined,
+          fieldsJson: undefined,
+          flags,
+        },
         stream,
         out,
       );
@@ -408,7 +418,16 @@ class FileDecoder implements Decoder {
       }
     }
     if (!owned) chunk.refs++;
-    this.held = { chunk, message: text, offset, timestamp: ts, level: undefined, fields: undefined, flags };
+    this.held = {
+      chunk,
+      message: text,
+      offset,
+      timestamp: ts,
+      level: undefined,
+      fields: undefined,
+      fieldsJson: undefined,
+      flags,
+    };
     this.heldStream = stream;
     this.heldLines = 1;
     this.heldBytes = text.length;
@@ -444,7 +463,10 @@ class FileDecoder implements Decoder {
     }
     if (stream !== undefined) {
       if (ev.fields === undefined) ev.fields = { stream };
-      else if (ev.fields['stream'] === undefined) ev.fields['stream'] = stream;
+      else if (ev.fields['stream'] === undefined) {
+        ev.fields['stream'] = stream;
+        ev.fieldsJson = undefined;
+      }
     }
     this.stats.events++;
     out.push(ev);

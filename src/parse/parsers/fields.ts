@@ -43,14 +43,16 @@ export function lookup(fields: Fields, path: string): unknown {
  * into `ev.fields` (a later parser in a chain adds to what an earlier one found). The message
  * field is moved (not copied) into the message: set to undefined rather than deleted, because
  * delete drops the object out of V8's fast mode and JSON.stringify skips undefined anyway.
- * Time and level stay in the fields as found.
+ * Time and level stay in the fields as found. Returns the key of the field moved into the message.
  */
-export function applyFields(ev: ParsedEvent, fields: Fields, roles: FieldRoles): void {
+export function applyFields(ev: ParsedEvent, fields: Fields, roles: FieldRoles): string | undefined {
+  let moved: string | undefined;
   if (roles.messageField !== '') {
     const m = fields[roles.messageField];
     if (typeof m === 'string') {
       ev.message = m;
       fields[roles.messageField] = undefined;
+      moved = roles.messageField;
     }
   } else {
     for (let i = 0; i < AUTO_MESSAGE.length; i++) {
@@ -58,6 +60,7 @@ export function applyFields(ev: ParsedEvent, fields: Fields, roles: FieldRoles):
       if (typeof m === 'string') {
         ev.message = m;
         fields[AUTO_MESSAGE[i]] = undefined;
+        moved = AUTO_MESSAGE[i];
         break;
       }
     }
@@ -92,6 +95,7 @@ export function applyFields(ev: ParsedEvent, fields: Fields, roles: FieldRoles):
     }
   }
   mergeFields(ev, fields);
+  return moved;
 }
 
 export function mergeFields(ev: ParsedEvent, fields: Fields): void {
@@ -100,6 +104,7 @@ export function mergeFields(ev: ParsedEvent, fields: Fields): void {
     return;
   }
   const into = ev.fields;
+  ev.fieldsJson = undefined;
   for (const k of Object.keys(fields)) {
     if (fields[k] === undefined) continue;
     // defineProperty, not assignment: a "__proto__" key must not change the target's prototype.

@@ -1,6 +1,7 @@
 import type { ParsedEvent } from '../../model/record.ts';
 import type { FieldRoles, Parser } from '../parser.ts';
 import { applyFields, type Fields } from './fields.ts';
+import { objectTextWithout } from './json-text.ts';
 
 /** A JSON object per event; anything else (arrays, scalars, broken JSON) is a parse failure. */
 export class JsonParser implements Parser {
@@ -24,7 +25,9 @@ export class JsonParser implements Parser {
       return false;
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return false;
-    applyFields(ev, obj as Fields, this.roles);
+    const moved = applyFields(ev, obj as Fields, this.roles);
+    // The first parser's fields are the object itself: its encoding is the line minus the message.
+    if (ev.fields === obj) ev.fieldsJson = objectTextWithout(text, i, moved);
     return true;
   }
 }
