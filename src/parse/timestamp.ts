@@ -90,7 +90,24 @@ export function parseRfc3339(s: string, start: number, end: number): number | un
     }
   }
   if (i !== end) return undefined;
-  return Date.UTC(y, mo - 1, d, h, mi, se, ms) - offsetMin * 60000;
+  // Same as Date.UTC(y, mo - 1, d, h, mi, se, ms) for these ranges; the day is cached, since a
+  // file's lines mostly share it.
+  return utcDay(y, mo, d) + h * 3600000 + mi * 60000 + se * 1000 + ms - offsetMin * 60000;
+}
+
+let cachedY = -1;
+let cachedMo = -1;
+let cachedD = -1;
+let cachedDay = 0;
+
+function utcDay(y: number, mo: number, d: number): number {
+  if (y !== cachedY || mo !== cachedMo || d !== cachedD) {
+    cachedDay = Date.UTC(y, mo - 1, d);
+    cachedY = y;
+    cachedMo = mo;
+    cachedD = d;
+  }
+  return cachedDay;
 }
 
 /** Epoch seconds, ms, µs or ns, told apart by magnitude (seconds before year 5138). */
