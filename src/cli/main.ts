@@ -172,6 +172,52 @@ async function main(argv: string[]): Promise<number> {
         });
       },
     )
+    .command('spool', 'Look into the on-disk spool (batches kept while the brokers were away)', (y) =>
+      y
+        .command(
+          'inspect',
+          'Segments, records, bytes, oldest and newest time, counts per topic',
+          (z) =>
+            z
+              .option('config', {
+                alias: 'c',
+                type: 'string',
+                demandOption: true,
+                describe: 'Config file (YAML or JSON)',
+              })
+              .option('json', { type: 'boolean', default: false, describe: 'One JSON document' }),
+          async (args) => {
+            code = await (await import('./spool.ts')).spoolInspectCommand({
+              config: args.config,
+              json: args.json,
+            });
+          },
+        )
+        .command(
+          'drain',
+          'Print the spooled records as NDJSON (--dry-run); the agent drains the spool itself',
+          (z) =>
+            z
+              .option('config', {
+                alias: 'c',
+                type: 'string',
+                demandOption: true,
+                describe: 'Config file (YAML or JSON)',
+              })
+              .option('dry-run', {
+                type: 'boolean',
+                default: false,
+                describe: 'Print only; send and remove nothing',
+              }),
+          async (args) => {
+            code = await (await import('./spool.ts')).spoolDrainCommand({
+              config: args.config,
+              dryRun: args['dry-run'],
+            });
+          },
+        )
+        .demandCommand(1, 'Name a spool command: inspect, drain'),
+    )
     .command(
       'version',
       'Print the version',
