@@ -114,6 +114,19 @@ export class SpoolEnv {
   }
 }
 
+/** How many written lines are not among `delivered` (duplicates do not count). */
+export function missingCount(env: SpoolEnv, delivered: readonly Delivered[]): number {
+  const seen = new Set<string>();
+  for (const d of delivered) {
+    const { key, seq } = lineOf(d.value ?? '{}');
+    seen.add(`${key} ${seq}`);
+  }
+  let missing = 0;
+  for (const k of env.keys)
+    for (let i = 0; i < (env.written.get(k) ?? 0); i++) if (!seen.has(`${k} ${i}`)) missing++;
+  return missing;
+}
+
 /** The (key, seq) of a record value the agent produced from a SpoolEnv line. */
 export function lineOf(value: string): { key: string; seq: number } {
   const message = (JSON.parse(value) as { message: string }).message;
