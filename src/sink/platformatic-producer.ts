@@ -1,0 +1,397 @@
+import { isIP } from 'node:net';
+import zlib from 'node:zlib';
+import type {
+  CompressionAlgorithmSpecification,
+  MessageToProduce,
+  Producer,
+  ProducerOptions,
+  SASLMechanismValue,
+  SASLOptions,
+} from '@platformatic/kafka';
+import { CodecUnavailableError, ConfigError } from '../model/errors.ts';
+import type { Logger } from '../observe/logger.ts';
+import { type ClassifyContext, classifySendError, ProducerFailure } from './classify.ts';
+import { compressionStats } from './codecs/index.ts';
+import { ZSTD_LEVEL } from './codecs/zstd.ts';
+import { kafkaClientConfig } from './kafka-client.ts';
+import type { Batch, ProducerPort } from './producer-port.ts';
+import type { KafkaSinkConfig } from './sink-config.ts';
+
+/**
+ * The @platformatic/kafka adapter behind ProducerPort (`sink.kafka.client: platformatic`): the same
+ * settings as the kafkajs adapter, read through the same `kafkaClientConfig` (PEM and secret files,
+ * their ConfigErrors), and failures handed to the same `classifySendError` table after
+ * `toClassifiable` has put the library's error tree in the shape that table reads.
+ *
+ *   Batch ─► messages (Buffer key/value, Java murmur2 partition) ─► Producer.send ─► broker
+ *                                                                        │ error tree
+ *   ProducerFailure(classified) ◄── classifySendError ◄── toClassifiable ◄┘
+ *
+ * What differs from kafkajs, on purpose:
+ * - The library is imported at the first connect: loading it costs ~0.5 s of CPU, which the CLI's
+ *   other commands and the kafkajs default must not pay.
+ * - Its default partitioner is murmur2 `>>> 0`, which puts a key with a negative hash on another
+ *   partition than Java and kafkajs (`& 0x7fffffff`): `javaPartition` below is the Java one.
+ * - Its codecs are its own (Node's zlib for gzip/zstd, WASM for snappy/lz4); `patchCodecs` keeps
+ *   them, counts them in `compressionStats` and runs zstd at logferry's level (ZSTD_LEVEL).
+ * - Its idempotent producer would retry forever by default; `retries: 3` gives the Sender back its
+ *   failures (and the backoff, the broker state and the metrics that come with them).
+ */
+
+type Library = typeof import('@platformatic/kafka');
+type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+const ACKS = { all: -1, 1: 1, 0: 0 } as const;
+
+const MECHANISMS: Readonly<Record<string, SASLMechanismValue>> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+let library: Promise<Library> | undefined;
+
+function loadLibrary(): Promise<Library> {
+  library ??= import('@platformatic/kafka').then((lib) => {
+    patchCodecs(lib);
+    return lib;
+  });
+  return library;
+}
+
+/**
+ * Java's `Utils.murmur2` (the default partitioner of the Java producer and of kafkajs), in 32-bit
+ * integer arithmetic: the library's own version computes in BigInt.
+ */
+export function murmur2(data: Uint8Array): number {
+  const m = 0x5bd1e995;
+  const length = data.length;
+  let h = 0x9747b28c ^ length;
+  const whole = length & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const rest = length & 3;
+  if (rest > 0) {
+    if (rest === 3) h ^= data[whole + 2] << 16;
+    if (rest >= 2) h ^= data[whole + 1] << 8;
+    h ^= data[whole];
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** The partition Java and kafkajs choose for a key among `partitions`. */
+export function javaPartition(key: Uint8Array, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
+}
+
+/** Settings the library takes, without the library (unit-testable, no connection). */
+export function platformaticOptions(
+  config: KafkaSinkConfig,
+  log: Logger,
+): ProducerOptions<Buffer, Buffer, Buffer, Buffer> {
+  const idempotent = config.idempotent && config.acks === 'all';
+  if (idempotent && config.max_in_flight_requests > 1) {
+    throw new ConfigError(
+      `sink.kafka.max_in_flight_requests is ${config.max_in_flight_requests} but the idempotent producer (@platformatic/kafka) keeps order only with 1: set it to 1, or idempotent: false`,
+    );
+  }
+  // kafkajs's config, built by the one function that reads PEM and secret files and checks them.
+  const shared = kafkaClientConfig(config, log);
+  const options: ProducerOptions<Buffer, Buffer, Buffer, Buffer> = {
+    clientId: config.client_id,
+    bootstrapBrokers: [...config.brokers],
+    connectTimeout: config.connection_timeout_ms,
+    requestTimeout: config.request_timeout_ms,
+    // The broker-side wait for acks within one produce request, as kafkajs's send `timeout`.
+    timeout: config.request_timeout_ms,
+    maxInflights: config.max_in_flight_requests,
+    acks: ACKS[config.acks],
+    idempotent,
+    compression: config.compression,
+    autocreateTopics: true,
+    // The library's own short retries (metadata refreshes, leader moves), as kafkajs's.
+    retries: 3,
+    retryDelay: retryDelay,
+    partitioner: undefined,
+  };
+  if (shared.ssl !== undefined && typeof shared.ssl === 'object') {
+    options.tls = shared.ssl;
+    // kafkajs sends the broker's host name as SNI unless it is an IP address; the library can only
+    // do it for every broker or none (an IP as SNI earns a Node warning, so none when all are IPs).
+    if (config.tls?.server_name === '') {
+      options.tlsServerName = !config.brokers.every((b) => isIP(hostOf(b)) !== 0);
+    }
+  }
+  if (shared.sasl !== undefined && 'password' in shared.sasl) {
+    const sasl: SASLOptions = {
+      mechanism: MECHANISMS[shared.sasl.mechanism] as SASLMechanismValue,
+      username: shared.sasl.username,
+      password: shared.sasl.password,
+    };
+    options.sasl = sasl;
+  }
+  return options;
+}
+
+function hostOf(broker: string): string {
+  const bracket = broker.match(/^\[([^\]]+)\]/);
+  if (bracket) return bracket[1] as string;
+  const colon = broker.lastIndexOf(':');
+  return colon > 0 && broker.indexOf(':') === colon ? broker.slice(0, colon) : broker;
+}
+
+/** 100 ms, 200 ms, 400 ms ... capped at 2 s, with ±20% jitter (kafkajs's schedule). */
+function retryDelay(_client: unknown, _operation: string, attempt: number): number {
+  const base = Math.min(100 * 2 ** Math.max(0, attempt - 1), 2_000);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+let codecsPatched = false;
+
+/**
+ * Counts the library's compressions in `compressionStats` (the metrics stage reads it for either
+ * client) and makes its zstd use logferry's level. The library compresses synchronously through
+ * this process-wide table; Java-readable output of every codec is proven against the console
+ * consumer in test/integration/sink-platformatic.test.ts.
+ */
+function patchCodecs(lib: Library): void {
+  if (codecsPatched) return;
+  codecsPatched = true;
+  // Typed `as const` (readonly) by the library, but a plain object it reads at every batch.
+  const table = lib.compressionsAlgorithms as unknown as Record<
+    'gzip' | 'snappy' | 'lz4' | 'zstd',
+    CompressionAlgorithmSpecification
+  >;
+  const zstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
+  if (table.zstd.available) {
+    table.zstd.compressSync = (data) => {
+      const input = Buffer.isBuffer(data) ? data : data.buffer;
+      return zlib.zstdCompressSync(input, { ...zstdOptions, pledgedSrcSize: input.length });
+    };
+  }
+  for (const name of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
+    const algorithm = table[name];
+    const compressSync = algorithm.compressSync;
+    algorithm.compressSync = (data) => count(data.length, compressSync(data));
+    // The produce path prefers the asynchronous variant where there is one (gzip).
+    const compress = algorithm.compress;
+    if (compress !== undefined) {
+      algorithm.compress = async (data) => count(data.length, await compress(data));
+    }
+  }
+}
+
+function count(inputLength: number, output: Buffer): Buffer {
+  compressionStats.batches_compressed++;
+  compressionStats.uncompressed_bytes += inputLength;
+  compressionStats.compressed_bytes += output.length;
+  return output;
+}
+
+const UNKNOWN_TOPIC = /^Unknown topic /;
+
+/** The subset of an error `classifySendError` reads. */
+export interface Classifiable {
+  name?: string;
+  type?: string;
+  message: string;
+}
+
+interface LibraryError {
+  name?: string;
+  code?: string;
+  apiId?: string;
+  message?: string;
+  errors?: unknown[];
+  cause?: unknown;
+}
+
+/**
+ * Puts the library's error tree (MultipleErrors of retries, ResponseError of ProtocolErrors per
+ * partition, NetworkError with the socket's error as cause) in the shape classify.ts reads:
+ * - a broker error code (ProtocolError `apiId`) becomes `type`, as kafkajs names it;
+ * - a failed SASL exchange becomes kafkajs's KafkaJSSASLAuthenticationError;
+ * - a request that timed out becomes KafkaJSRequestTimeoutError;
+ * - the library's "Unknown topic T." (its form of a metadata UNKNOWN_TOPIC_OR_PARTITION) gets
+ *   that type back;
+ * - any other network failure becomes KafkaJSConnectionError, with the innermost message (the
+ *   socket's `connect ECONNREFUSED ...` or the TLS alert), which classify's TLS check reads.
+ * The first broker error code found wins: it says more than the network errors around it.
+ */
+export function toClassifiable(err: unknown): Classifiable {
+  let protocol: LibraryError | undefined;
+  let auth: LibraryError | undefined;
+  let timeout: LibraryError | undefined;
+  let network: LibraryError | undefined;
+  let user: LibraryError | undefined;
+  let innermost: LibraryError | undefined;
+  const stack: unknown[] = [err];
+  for (let seen = 0; stack.length > 0 && seen < 64; seen++) {
+    const e = stack.pop();
+    if (e === null || typeof e !== 'object') continue;
+    const le = e as LibraryError;
+    if (le.apiId !== undefined) protocol ??= le;
+    if (le.code === 'PLT_KFK_AUTHENTICATION') auth ??= le;
+    if (le.name === 'TimeoutError' && le.message === 'Request timed out') timeout ??= le;
+    if (le.code === 'PLT_KFK_NETWORK') network ??= le;
+    if (le.code === 'PLT_KFK_USER') user ??= le;
+    if (le.errors === undefined && le.cause === undefined) innermost ??= le;
+    // Depth first, in order: the first error of a retry chain before the later ones.
+    if (le.cause !== undefined) stack.push(le.cause);
+    if (Array.isArray(le.errors)) for (let i = le.errors.length - 1; i >= 0; i--) stack.push(le.errors[i]);
+  }
+  const outer = (err ?? {}) as LibraryError;
+  const detail = innermost?.message ?? outer.message ?? String(err);
+  if (protocol?.apiId === 'SASL_AUTHENTICATION_FAILED' || (auth && !protocol)) {
+    return { name: 'KafkaJSSASLAuthenticationError', message: auth?.message ?? detail };
+  }
+  if (protocol !== undefined) {
+    return { type: protocol.apiId, message: protocol.message ?? detail };
+  }
+  if (timeout !== undefined) return { name: 'KafkaJSRequestTimeoutError', message: 'Request timed out' };
+  // The library turns a metadata answer of UNKNOWN_TOPIC_OR_PARTITION into this user error.
+  if (user !== undefined && UNKNOWN_TOPIC.test(user.message ?? '')) {
+    return { type: 'UNKNOWN_TOPIC_OR_PARTITION', message: user.message as string };
+  }
+  if (network !== undefined) {
+    const where = network.message ?? '';
+    return {
+      name: 'KafkaJSConnectionError',
+      message: detail === where ? where : `${where} ${detail}`.trim(),
+    };
+  }
+  return { name: outer.name, message: detail };
+}
+
+/**
+ * One producer of @platformatic/kafka. `send` sends one batch and resolves once the broker
+ * acknowledged it per acks; failures are ProducerFailures classified as for kafkajs.
+ */
+export class PlatformaticProducer implements ProducerPort {
+  readonly #config: KafkaSinkConfig;
+  readonly #options: ProducerOptions<Buffer, Buffer, Buffer, Buffer>;
+  readonly #context: ClassifyContext;
+  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #connected = false;
+  /** The last key as text and bytes, and its hash: a batch's records mostly share one key. */
+  #lastKey = '';
+  #lastKeyBytes: Buffer = Buffer.alloc(0);
+  #lastKeyHash = murmur2(this.#lastKeyBytes) & 0x7fffffff;
+  #roundRobin = 0;
+
+  constructor(config: KafkaSinkConfig, log: Logger) {
+    this.#config = config;
+    this.#context = {
+      tls: config.tls?.enabled === true,
+      sasl: config.sasl && { mechanism: config.sasl.mechanism, username: config.sasl.username },
+    };
+    this.#options = platformaticOptions(config, log);
+    this.#options.partitioner = this.#partition.bind(this);
+  }
+
+  /** Rejects with the classified LogferryError (one line, with the fix), never the library's own. */
+  async connect(): Promise<void> {
+    try {
+      await this.#connect();
+    } catch (err) {
+      throw (err as ProducerFailure).classified?.error ?? err;
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const lib = await loadLibrary();
+    const codec = this.#config.compression;
+    if (codec !== 'none' && !lib.compressionsAlgorithms[codec].available) {
+      throw new CodecUnavailableError(
+        `compression ${codec} is not available to @platformatic/kafka on Node ${process.versions.node}: use Node 22.15 or later, another codec, or sink.kafka.client: kafkajs`,
+      );
+    }
+    this.#producer ??= new lib.Producer<Buffer, Buffer, Buffer, Buffer>({ ...this.#options });
+    try {
+      // Reaches and authenticates to a broker now, as kafkajs's connect does, rather than at the
+      // first batch; the idempotent producer's id likewise.
+      await this.#producer.metadata({ topics: [] });
+      if (this.#options.idempotent && this.#producer.producerId === undefined) {
+        await this.#producer.initIdempotentProducer({});
+      }
+      this.#connected = true;
+    } catch (err) {
+      throw this.#failure(err, this.#config.topic);
+    }
+  }
+
+  /** Rejects with a ProducerFailure, which the Sender's classifySendError passes through. */
+  async send(batch: Batch): Promise<void> {
+    if (!this.#connected) {
+      try {
+        await this.#connect();
+      } catch (err) {
+        if (err instanceof ProducerFailure) throw err;
+        throw this.#failure(err, batch.topic);
+      }
+    }
+    const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>;
+    const { topic, records, headers } = batch;
+    const messages: Message[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      messages[i] = { topic, key: this.#keyBytes(r.key), value: Buffer.from(r.value) };
+    }
+    if (headers !== undefined) {
+      for (let i = 0; i < records.length; i++) {
+        const h = headers[i];
+        if (h === undefined) continue;
+        const map = new Map<Buffer, Buffer>();
+        for (const [k, v] of Object.entries(h)) map.set(Buffer.from(k), Buffer.from(v));
+        (messages[i] as Message).headers = map;
+      }
+    }
+    try {
+      await producer.send({ messages });
+    } catch (err) {
+      throw this.#failure(err, topic);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.#connected = false;
+    const producer = this.#producer;
+    this.#producer = undefined;
+    await producer?.close();
+  }
+
+  #failure(err: unknown, topic: string): ProducerFailure {
+    return new ProducerFailure(
+      classifySendError(toClassifiable(err), this.#config.brokers, topic, this.#context),
+    );
+  }
+
+  #keyBytes(key: string | null): Buffer | undefined {
+    if (key === null) return undefined;
+    if (key !== this.#lastKey) {
+      this.#lastKey = key;
+      this.#lastKeyBytes = Buffer.from(key);
+      this.#lastKeyHash = murmur2(this.#lastKeyBytes) & 0x7fffffff;
+    }
+    return this.#lastKeyBytes;
+  }
+
+  /** The library takes this modulo the topic's partition count, as Java's partitioner does. */
+  #partition(_message: Message, key: Buffer | undefined): number {
+    if (key === undefined) {
+      this.#roundRobin = (this.#roundRobin + 1) & 0x7fffffff;
+      return this.#roundRobin;
+    }
+    if (key === this.#lastKeyBytes) return this.#lastKeyHash;
+    return murmur2(key) & 0x7fffffff;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * `sink.kafka.client: platformatic` against a real broker (one private broker: auto-creation off, a
+ * SASL_SSL + SCRAM listener next to PLAINTEXT): 10,000 keyed records through the agent's Sender
+ * arrive exactly once and each key lands on the partition kafkajs chooses; a batch of every codec
+ * is read intact by Kafka's own Java console consumer; SASL_SSL delivers; and each error class
+ * (unreachable, unknown topic, too large, wrong password, TLS name) is classified as for kafkajs.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Value } from '@sinclair/typebox/value';
+import {
+  BrokerAuthError,
+  BrokerUnreachableError,
+  MessageTooLargeError,
+  TopicError,
+} from '../../src/model/errors.ts';
+import type { LineChunk } from '../../src/model/line-chunk.ts';
+import type { OutRecord } from '../../src/model/record.ts';
+import { silentLogger } from '../../src/observe/logger.ts';
+import { type ClassifiedError, ProducerFailure } from '../../src/sink/classify.ts';
+import { COMPRESSION_NAMES, compressionStats, registerCodecs } from '../../src/sink/codecs/index.ts';
+import { KafkaProducer } from '../../src/sink/kafka-producer.ts';
+import { javaPartition, PlatformaticProducer } from '../../src/sink/platformatic-producer.ts';
+import type { Batch } from '../../src/sink/producer-port.ts';
+import { Sender } from '../../src/sink/sender.ts';
+import { type KafkaSinkConfig, KafkaSinkSchema } from '../../src/sink/sink-config.ts';
+import type { ClientConfig } from '../kafka/consume.ts';
+import {
+  consoleConsume,
+  consumeAll,
+  createTopic,
+  freePorts,
+  type KafkaBroker,
+  makeTlsMaterial,
+  scramListenerProperties,
+  startBroker,
+  type TlsMaterial,
+  tlsListenerProperties,
+  uniqueTopic,
+} from '../kafka/index.ts';
+
+process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
+registerCodecs();
+
+const PASSWORD = 'bob-Secret-51f2';
+const dir = mkdtempSync(join(tmpdir(), 'logferry-plt-'));
+let tls: TlsMaterial;
+let broker: KafkaBroker;
+
+before(async () => {
+  tls = await makeTlsMaterial(dir);
+  broker = await startBroker({
+    autoCreateTopics: false,
+    listeners: [{ name: 'SASL_SSL', securityProtocol: 'SASL_SSL' }],
+    scramUsers: [{ mechanism: 'SCRAM-SHA-512', username: 'bob', password: PASSWORD }],
+    serverProperties: { ...tlsListenerProperties('SASL_SSL', tls), ...scramListenerProperties('SASL_SSL') },
+  });
+});
+
+after(async () => {
+  await broker?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function sinkConfig(extra: Record<string, unknown>): KafkaSinkConfig {
+  const v = Value.Default(KafkaSinkSchema, {
+    brokers: [broker.bootstrap],
+    topic: 'unused',
+    client: 'platformatic',
+    connection_timeout_ms: 3000,
+    ...extra,
+  });
+  assert.ok(Value.Check(KafkaSinkSchema, v), JSON.stringify([...Value.Errors(KafkaSinkSchema, v)][0]));
+  return v as KafkaSinkConfig;
+}
+
+const chunk = { path: '/var/log/app.log' } as LineChunk;
+
+/** Keys of every length 0-12 mod 4 and many hashes (negative ones included), repeating. */
+const keyOf = (i: number): string => `host-${(i * 7919) % 257}${'é'.repeat(i % 3)}`;
+
+function records(topic: string, n: number, from = 0): OutRecord[] {
+  const out: OutRecord[] = [];
+  for (let i = from; i < from + n; i++) {
+    out.push({
+      topic,
+      key: keyOf(i),
+      value: JSON.stringify({ seq: i, message: `line ${i} naïve ✓` }),
+      chunk,
+    });
+  }
+  return out;
+}
+
+function batchOf(recs: OutRecord[]): Batch {
+  return { topic: recs[0].topic, records: recs, bytes: recs.reduce((n, r) => n + r.value.length, 0) };
+}
+
+/** The failure a send or connect gave, as classified. */
+async function failureOf(p: Promise<unknown>): Promise<ClassifiedError> {
+  const err = await p.then(
+    () => assert.fail('must fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ProducerFailure, String(err));
+  return err.classified;
+}
+
+test('10,000 keyed records through the Sender arrive exactly once, every key on the partition kafkajs chooses', async () => {
+  const topic = uniqueTopic('plt-10k');
+  const reference = uniqueTopic('plt-kafkajs');
+  await createTopic(broker.bootstrap, topic, { partitions: 6 });
+  await createTopic(broker.bootstrap, reference, { partitions: 6 });
+
+  const producer = new PlatformaticProducer(sinkConfig({}), silentLogger());
+  await producer.connect();
+  let delivered = 0;
+  const sender = new Sender({
+    port: producer,
+    retry: { initial_ms: 50, max_ms: 500, multiplier: 2 },
+    brokers: [broker.bootstrap],
+    log: silentLogger(),
+    onDelivered: (b) => {
+      delivered += b.records.length;
+    },
+    onRejected: (_b, e) => assert.fail(e.error.message),
+  });
+  for (let i = 0; i < 10_000; i += 1000) sender.enqueue(batchOf(records(topic, 1000, i)));
+  await sender.idle();
+  await producer.disconnect();
+  assert.equal(delivered, 10_000);
+
+  const kafkajs = new KafkaProducer(sinkConfig({ client: 'kafkajs' }), silentLogger());
+  await kafkajs.connect();
+  await kafkajs.send(batchOf(records(reference, 1000)));
+  await kafkajs.disconnect();
+
+  const got = await consumeAll({ bootstrap: broker.bootstrap, topic, expected: 10_000, timeoutMs: 45_000 });
+  assert.equal(got.length, 10_000, 'no duplicates');
+  const seqs = new Set(got.map((m) => JSON.parse(m.value as string).seq as number));
+  assert.equal(seqs.size, 10_000, 'every record once');
+  const ref = await consumeAll({ bootstrap: broker.bootstrap, topic: reference, expected: 1000 });
+  const kafkajsPartition = new Map(ref.map((m) => [m.key, m.partition]));
+  assert.ok(new Set(kafkajsPartition.values()).size === 6, 'the keys spread over every partition');
+  for (const m of got) {
+    assert.equal(m.partition, kafkajsPartition.get(m.key), `key ${m.key}`);
+    assert.equal(m.partition, javaPartition(Buffer.from(m.key as string), 6));
+  }
+});
+
+test('a batch of every codec is read intact by the Java console consumer', async () => {
+  const topic = uniqueTopic('plt-codecs');
+  await createTopic(broker.bootstrap, topic, { partitions: 1 });
+  const sent: OutRecord[] = [];
+  for (const [n, compression] of COMPRESSION_NAMES.entries()) {
+    const before = compressionStats.batches_compressed;
+    const producer = new PlatformaticProducer(sinkConfig({ compression }), silentLogger());
+    const batch = records(topic, 200, n * 200);
+    await producer.send(batchOf(batch));
+    await producer.disconnect();
+    sent.push(...batch);
+    const compressed = compressionStats.batches_compressed - before;
+    assert.equal(compressed, compression === 'none' ? 0 : 1, `${compression}: one batch compressed`);
+  }
+  const java = await consoleConsume({
+    bootstrap: broker.bootstrap,
+    topic,
+    maxMessages: sent.length,
+    printKey: true,
+    timeoutMs: 20_000,
+  });
+  assert.deepEqual(
+    java,
+    sent.map((r) => `${r.key}\t${r.value}`),
+  );
+});
+
+test('SASL_SSL + SCRAM-SHA-512 with the CA delivers; a wrong password is auth_failed naming the user', async () => {
+  const bootstrap = broker.bootstrapFor('SASL_SSL');
+  const client: ClientConfig = {
+    ssl: { ca: [readFileSync(tls.caCert, 'utf8')] },
+    sasl: { mechanism: 'scram-sha-512', username: 'bob', password: PASSWORD },
+  };
+  const topic = uniqueTopic('plt-sasl');
+  await createTopic(bootstrap, topic, { partitions: 1, client });
+  const secure = { brokers: [bootstrap], tls: { ca_file: tls.caCert } };
+  const producer = new PlatformaticProducer(
+    sinkConfig({ ...secure, sasl: { mechanism: 'scram-sha-512', username: 'bob', password: PASSWORD } }),
+    silentLogger(),
+  );
+  await producer.connect();
+  await producer.send(batchOf(records(topic, 3)));
+  await producer.disconnect();
+  const got = await consumeAll({ bootstrap, topic, expected: 3, timeoutMs: 30_000, client });
+  assert.deepEqual(
+    got.map((m) => JSON.parse(m.value as string).seq),
+    [0, 1, 2],
+  );
+
+  const wrong = new PlatformaticProducer(
+    sinkConfig({ ...secure, sasl: { mechanism: 'scram-sha-512', username: 'bob', password: 'nope' } }),
+    silentLogger(),
+  );
+  const err = await wrong.connect().then(
+    () => assert.fail('must not authenticate'),
+    (e: unknown) => e as Error,
+  );
+  assert.ok(err instanceof BrokerAuthError, String(err));
+  assert.match(err.message, /SASL scram-sha-512 authentication of user bob failed/);
+  assert.doesNotMatch(err.message, /nope/);
+  const classified = await failureOf(wrong.send(batchOf(records(topic, 1))));
+  assert.equal(classified.reason, 'auth_failed');
+  assert.equal(classified.disposition, 'retry');
+  await wrong.disconnect();
+});
+
+test('TLS: a server name the certificate does not carry is tls_failed', async () => {
+  const producer = new PlatformaticProducer(
+    sinkConfig({
+      brokers: [broker.bootstrapFor('SASL_SSL')],
+      tls: { ca_file: tls.caCert, server_name: 'not-the-broker.example' },
+      sasl: { mechanism: 'scram-sha-512', username: 'bob', password: PASSWORD },
+    }),
+    silentLogger(),
+  );
+  const classified = await failureOf(producer.send(batchOf(records('unused', 1))));
+  assert.equal(classified.reason, 'tls_failed');
+  assert.ok(classified.error instanceof BrokerUnreachableError);
+  assert.match(classified.error.message, /TLS: .*check sink\.kafka\.tls\.ca_file and server_name/);
+  await producer.disconnect();
+});
+
+test('nothing listening: broker_unreachable naming the address, within the short retries', async () => {
+  const [port] = await freePorts(1);
+  const producer = new PlatformaticProducer(sinkConfig({ brokers: [`127.0.0.1:${port}`] }), silentLogger());
+  const started = Date.now();
+  const err = await producer.connect().then(
+    () => assert.fail('nothing listens there'),
+    (e: unknown) => e as Error,
+  );
+  assert.ok(err instanceof BrokerUnreachableError, String(err));
+  assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port} .*ECONNREFUSED`));
+  assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
+  const classified = await failureOf(producer.send(batchOf(records('unused', 1))));
+  assert.equal(classified.reason, 'broker_unreachable');
+  await producer.disconnect();
+});
+
+test('missing topic with auto-creation off: unknown_topic, retried', async () => {
+  const missing = uniqueTopic('plt-missing');
+  const producer = new PlatformaticProducer(sinkConfig({ topic: missing }), silentLogger());
+  await producer.connect();
+  const classified = await failureOf(producer.send(batchOf(records(missing, 1))));
+  assert.equal(classified.reason, 'unknown_topic');
+  assert.equal(classified.disposition, 'retry');
+  assert.ok(classified.error instanceof TopicError);
+  await producer.disconnect();
+});
+
+test("a record over the topic's max.message.bytes: message_too_large, permanent", async () => {
+  const small = uniqueTopic('plt-small');
+  await createTopic(broker.bootstrap, small, { partitions: 1, configs: { 'max.message.bytes': '2000' } });
+  const producer = new PlatformaticProducer(sinkConfig({ compression: 'none' }), silentLogger());
+  await producer.connect();
+  const big: OutRecord = { topic: small, key: 'k', value: 'x'.repeat(5000), chunk };
+  const classified = await failureOf(producer.send(batchOf([big])));
+  assert.equal(classified.reason, 'message_too_large');
+  assert.equal(classified.disposition, 'permanent');
+  assert.ok(classified.error instanceof MessageTooLargeError);
+  // The producer is still usable afterwards.
+  await producer.send(batchOf(records(small, 2)));
+  await producer.disconnect();
+  const got = await consumeAll({ bootstrap: broker.bootstrap, topic: small, expected: 2 });
+  assert.equal(got.length, 2);
+});
