@@ -23,13 +23,15 @@ const totalMb = Number(values.mb);
 const idleSeconds = Number(values['idle-seconds']);
 const root = mkdtempSync(join(tmpdir(), 'logferry-bench-tail-'));
 
-function sampleLines(bytes: number): Buffer {
+/** ~95-byte lines; with `nonAsciiEvery` > 0, one line in that many holds a non-ASCII name. */
+function sampleLines(bytes: number, nonAsciiEvery = 0): Buffer {
   const lines: string[] = [];
   let size = 0;
   for (let i = 0; size < bytes; i++) {
-    const l = `2026-11-26T12:00:00.${String(i % 1000).padStart(3, '0')}Z INFO request id=${i} path=/api/v1/items/${i % 977} status=200 duration_ms=${i % 113}`;
+    const user = nonAsciiEvery > 0 && i % nonAsciiEvery === 0 ? ' user=zoë' : '';
+    const l = `2026-11-26T12:00:00.${String(i % 1000).padStart(3, '0')}Z INFO request id=${i} path=/api/v1/items/${i % 977} status=200 duration_ms=${i % 113}${user}`;
     lines.push(l);
-    size += l.length + 1;
+    size += Buffer.byteLength(l) + 1;
   }
   return Buffer.from(`${lines.join('\n')}\n`);
 }
@@ -39,18 +41,20 @@ function cpuSeconds(start: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
-// 1. Framer alone.
-{
-  const block = sampleLines(1 << 20);
+// 1. Framer alone, on ASCII text and on text with one non-ASCII line in 1,000.
+for (const nonAsciiEvery of [0, 1000]) {
+  const block = sampleLines(1 << 20, nonAsciiEvery);
   const framer = new LineFramer(1 << 20);
   const rounds = Math.max(1, Math.round(totalMb));
   let lines = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let r = 0; r < rounds; r++) lines += framer.frame(block, 0, block.length, 0, false).lines.length;
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSeconds(cpu0);
   const mb = (block.length * rounds) / 1e6;
   console.log(
-    `framer only:      ${(mb / s).toFixed(0)} MB/s, ${(lines / s / 1e6).toFixed(2)} M lines/s (${mb.toFixed(0)} MB, ~${Math.round(block.length / (block.length / 130))} B lines)`,
+    `framer only${nonAsciiEvery > 0 ? `, 1 in ${nonAsciiEvery} lines non-ASCII` : ' (ASCII)'}: ${(mb / s).toFixed(0)} MB/s wall, ${(mb / cpu).toFixed(0)} MB/s per CPU-second, ${(lines / s / 1e6).toFixed(2)} M lines/s (${mb.toFixed(0)} MB, ~${Math.round((block.length * rounds) / lines)} B lines)`,
   );
 }
 
