@@ -241,7 +241,9 @@ export function toClassifiable(err: unknown): Classifiable {
     const le = e as LibraryError;
     if (le.apiId !== undefined) protocol ??= le;
     if (le.code === 'PLT_KFK_AUTHENTICATION') auth ??= le;
-    if (le.name === 'TimeoutError' && le.message === 'Request timed out') timeout ??= le;
+    // The library's TimeoutError carries the network code; only its message tells a request's
+    // timeout from a connection's.
+    if (le.code === 'PLT_KFK_NETWORK' && le.message === 'Request timed out') timeout ??= le;
     if (le.code === 'PLT_KFK_NETWORK') network ??= le;
     if (le.code === 'PLT_KFK_USER') user ??= le;
     if (le.errors === undefined && le.cause === undefined) innermost ??= le;
