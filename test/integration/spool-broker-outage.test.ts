@@ -132,16 +132,16 @@ async function waitSent(agent: AgentProcess, env: SpoolEnv, n: number): Promise<
 test('broker killed mid-stream: the spool grows, files rotate away, the broker returns, every line arrives in order and the spool empties', async () => {
   const env = await newEnv([]);
   const agent = run(env);
-  const w = writer(env, 5);
-  await waitSent(agent, env, 1500);
+  const w = writer(env, 2);
+  await waitSent(agent, env, 600);
   mark('pre-outage lines arrived');
   await outage();
   mark('broker killed');
   const atKill = env.total;
   await waitFor(async () => (await spooledRecords(env)) > 0, 20_000, 'lines spooled during the outage');
-  await waitFor(() => env.total > atKill + 3000, 10_000, 'more lines written');
+  await waitFor(() => env.total > atKill + 1500, 10_000, 'more lines written');
   env.rotateAway(); // renamed and deleted: only the spool still has their lines
-  await waitFor(async () => (await spooledRecords(env)) > 3000, 20_000, 'the spool grows');
+  await waitFor(async () => (await spooledRecords(env)) > 1500, 20_000, 'the spool grows');
   mark('spool grew');
   await broker.restart();
   mark('broker restarted');
