@@ -194,6 +194,10 @@ class PathEnricher implements FileEnricher {
   private readonly serviceJson: string;
   private readonly headPath: string;
   private readonly tail: string;
+  /** headHost + serviceJson + headPath, for records whose service is the file's. */
+  private readonly headMid: string;
+  /** `}` closing "log", then the event id's prefix. */
+  private readonly idHead: string;
   private readonly key: BoundTemplate | undefined;
   private readonly topic: BoundTemplate;
   private readonly serviceDynamic: boolean;
@@ -236,6 +240,8 @@ class PathEnricher implements FileEnricher {
       if (k8s.containerId !== undefined) tail += `,"container":{"id":${JSON.stringify(k8s.containerId)}}`;
     }
     this.tail = tail + owner.labelsJson;
+    this.headMid = this.headHost + this.serviceJson + this.headPath;
+    this.idHead = `}${this.idPrefix}`;
     this.key =
       owner.key.mode === 'none'
         ? undefined
@@ -251,21 +257,23 @@ class PathEnricher implements FileEnricher {
     owner.stats.records++;
     let ts = ev.timestamp;
     if (ts === undefined || !(ts > -MAX_TIME && ts < MAX_TIME)) ts = readAt ?? ev.chunk.readAt;
-    let serviceJson = this.serviceJson;
+    let headMid = this.headMid;
     let service = this.context.service;
     if (this.serviceDynamic) {
       const v = fieldValue(ev.fields, owner.serviceField!);
       if (v !== undefined) {
         service = v;
-        serviceJson = JSON.stringify(v);
+        headMid = this.headHost + JSON.stringify(v) + this.headPath;
       }
     }
     let log = '';
     if (ev.level !== undefined) log += levelJson(ev.level);
     if (ev.flags !== undefined && ev.flags.length > 0) log += `,"flags":${JSON.stringify(ev.flags)}`;
+    // Few pieces: constant parts are joined per file; the offset is converted once.
+    const offset = String(ev.offset);
     const value =
-      `{"@timestamp":"${isoTime(ts)}","message":${JSON.stringify(ev.message)}${this.headHost}${serviceJson}` +
-      `${this.headPath}${ev.offset}${log}}${this.idPrefix}${ev.offset}${this.tail}` +
+      `{"@timestamp":"${isoTime(ts)}","message":${JSON.stringify(ev.message)}${headMid}${offset}${log}` +
+      `${this.idHead}${offset}${this.tail}` +
       `${ev.fields !== undefined ? `,"fields":${ev.fieldsJson ?? JSON.stringify(ev.fields)}` : ''},"schema_version":1}`;
 
     let key: string | null = null;
