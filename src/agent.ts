@@ -90,6 +90,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     events: 0,
     records_delivered: 0,
     records_rejected: 0,
+    records_dead_lettered: 0,
     records_spooled: 0,
   };
 
@@ -134,6 +135,11 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       onDelivered: (batch) => this.#onDelivered(batch),
       onRejected: (batch, error) => this.#onRejected(batch, error),
       onAttempt: (seconds, ok) => this.metrics.observeSend(seconds, ok),
+      sender: {
+        maxMessageBytes: config.sink.kafka.max_message_bytes,
+        deadLetterTopic: config.sink.kafka.dead_letter?.topic,
+        onDeadLettered: (batch, error) => this.#onDeadLettered(batch, error),
+      },
     });
     this.#batcher = new Batcher(
       config.batch,
@@ -433,6 +439,18 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     const t = this.#topicTotals(batch.topic);
     t.records_sent += records.length;
     t.bytes_sent += batch.bytes;
+    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+  }
+
+  /** Records the broker refused for good, now safe in the dead-letter topic: their lines are done. */
+  #onDeadLettered(batch: Batch, error: ClassifiedError): void {
+    const { records } = batch;
+    this.stats.records_dead_lettered += records.length;
+    this.#topicTotals(batch.topic).records_failed += records.length;
+    this.#log.warn(
+      { code: error.error.code, reason: error.reason, topic: batch.topic, records: records.length },
+      'records sent to the dead-letter topic',
+    );
     for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
   }
 
