@@ -212,7 +212,8 @@ async function run(s: Scenario): Promise<void> {
     `${s.name.padEnd(6)} ${(bytes / 1e6).toFixed(0)} MB, ${lines.toLocaleString('en')} lines: ` +
       `${(bytes / MiB / wall).toFixed(1)} MiB/s wall, ${Math.round(lines / wall).toLocaleString('en')} lines/s, ` +
       `${(cpu / (bytes / GiB)).toFixed(2)} CPU-s/GiB (${(bytes / MiB / cpu).toFixed(1)} MiB per CPU-second; ` +
-      `user ${(u.user / 1e6).toFixed(2)} s, sys ${(u.system / 1e6).toFixed(2)} s, wall ${wall.toFixed(2)} s)`,
+      `user ${(u.user / 1e6).toFixed(2)} s, sys ${(u.system / 1e6).toFixed(2)} s, wall ${wall.toFixed(2)} s; ` +
+      `peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`,
   );
 }
 
