@@ -8,6 +8,10 @@
  * find the member exactly. Anything else (escapes anywhere, the key more than once) answers
  * undefined and the caller re-encodes. A character-level scanner for the general case was
  * measured: it cost as much as JSON.stringify and was dropped.
+ *
+ * What differs from re-encoding, by design: the line's own spelling is kept (spaces after colons,
+ * number digits beyond double precision, and duplicate keys other than the message's, which
+ * JSON.parse would have collapsed to the last one). The data a JSON reader gets is the same.
  */
 
 const CLOSED = new Map<string, string>();
