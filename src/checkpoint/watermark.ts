@@ -7,8 +7,11 @@ export interface MarkedOffset {
   markerLen: number;
 }
 
+/**
+ * No reference to the chunk: entries the head has passed stay in `#queue` until it is compacted
+ * (up to thousands of chunks at full speed), and a chunk holds its lines' text.
+ */
 interface Pending {
-  readonly chunk: LineChunk;
   readonly end: MarkedOffset;
   acked: boolean;
 }
@@ -36,7 +39,7 @@ export class FileWatermark {
 
   /** Registers an emitted chunk; must be called in file order. */
   add(chunk: LineChunk, end: MarkedOffset): void {
-    const p: Pending = { chunk, end, acked: false };
+    const p: Pending = { end, acked: false };
     this.#queue.push(p);
     this.#byChunk.set(chunk, p);
   }

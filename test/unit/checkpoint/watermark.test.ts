@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FileWatermark } from '../../../src/checkpoint/watermark.ts';
 import type { LineChunk } from '../../../src/model/line-chunk.ts';
 
@@ -58,5 +60,29 @@ describe('FileWatermark', () => {
       assert.equal(wm.committed.offset, Math.min((i + 2) * 10, 50000));
     }
     assert.equal(wm.pending, 0);
+  });
+
+  it('keeps no acknowledged chunk alive while later ones are pending (their lines are the log text)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const wm = new FileWatermark(mark(0));
+    const refs: WeakRef<LineChunk>[] = [];
+    // Acknowledged in order with one chunk always pending, as at full speed: the head never
+    // reaches the end of the queue, so the queue is not reset.
+    let pending = chunk(10);
+    wm.add(pending, mark(10));
+    for (let i = 2; i <= 100; i++) {
+      const next = chunk(i * 10);
+      wm.add(next, mark(i * 10));
+      refs.push(new WeakRef(pending));
+      wm.ack(pending);
+      pending = next;
+    }
+    assert.equal(wm.pending, 1);
+    assert.equal(wm.committed.offset, 990);
+    // A WeakRef target stays alive until the end of the job that created or dereferenced it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0);
   });
 });
