@@ -168,7 +168,8 @@ export function barChartSvg(results: readonly ScenarioResult[], title: string): 
     );
   });
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">\n` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13" role="img">\n` +
+    `  <title>${escapeXml(title)}</title>\n` +
     `  <rect width="${width}" height="${height}" fill="#ffffff"/>\n` +
     `  <text x="10" y="24" font-size="15" font-weight="bold">${escapeXml(title)}</text>\n` +
     `${bars.join('\n')}\n` +
