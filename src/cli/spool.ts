@@ -42,6 +42,8 @@ export async function spoolInspectCommand(opts: SpoolCommandOptions): Promise<nu
   return ExitCode.ok;
 }
 
+const PROGRESS_EVERY_MS = 2000;
+
 /**
  * `logferry spool drain --dry-run`: every spooled record, oldest first, as NDJSON
  * (`{"topic","key","value","spooled_at"}`), without sending or removing anything. Draining for
@@ -60,6 +62,7 @@ export async function spoolDrainCommand(
   }
   const config = loadConfig(opts.config);
   let records = 0;
+  let lastProgress = Date.now();
   for await (const b of readSpoolBatches(config.data_dir)) {
     let values: string[];
     try {
@@ -77,6 +80,12 @@ export async function spoolDrainCommand(
     }
     out(text);
     records += values.length;
+    // Progress on stderr, so a large spool shows it is moving without mixing into the NDJSON.
+    const now = Date.now();
+    if (now - lastProgress >= PROGRESS_EVERY_MS) {
+      lastProgress = now;
+      err(`logferry: ${records} spooled records printed so far\n`);
+    }
   }
   err(`logferry: ${records} spooled records printed; nothing was sent or removed\n`);
   return ExitCode.ok;
