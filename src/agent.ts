@@ -18,14 +18,14 @@
  */
 import { hostname } from 'node:os';
 import { Batcher } from './batch/batcher.ts';
-import { MemoryBound } from './batch/memory-bound.ts';
+import { MemoryBound, recordCost } from './batch/memory-bound.ts';
 import { type ConfigChanges, diffConfig } from './config/diff.ts';
 import type { Config, SourceConfig } from './config/schema.ts';
 import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
 import { type Clock, systemClock } from './model/clock.ts';
 import { ExitCode, LogferryError } from './model/errors.ts';
 import { type ChunkAcknowledger, type ChunkSink, type LineChunk, releaseChunk } from './model/line-chunk.ts';
-import type { ParsedEvent } from './model/record.ts';
+import type { OutRecord, ParsedEvent } from './model/record.ts';
 import { ObserveServer } from './observe/http-server.ts';
 import type { Logger } from './observe/logger.ts';
 import { type FileLag, Metrics, type MetricsSnapshot } from './observe/metrics.ts';
@@ -207,7 +207,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
 
   /** ChunkSink: called by the tailer for every chunk, in file order. */
   write(chunk: LineChunk): undefined | Promise<void> {
-    const wait = this.#memory.hold(chunk.bytes);
+    this.#memory.charge(chunk.bytes);
     this.stats.chunks++;
     this.stats.lines += chunk.lines.length;
     const perSource = this.#perSource.get(chunk.source);
@@ -221,7 +221,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     file.decoder.decode(chunk, events);
     this.#emit(file.enricher, events);
     releaseChunk(chunk, this);
-    return wait;
+    // After the records are charged, so that what this chunk turned into counts before reading on.
+    return this.#memory.wait();
   }
 
   /** ChunkAcknowledger: every record made from the chunk is delivered. */
@@ -322,10 +323,24 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
 
   #emit(enricher: FileEnricher, events: ParsedEvent[]): void {
     this.stats.events += events.length;
+    let cost = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
-      this.#batcher.add(enricher.toRecord(event, event.chunk.readAt));
+      const record = enricher.toRecord(event, event.chunk.readAt);
+      cost += recordCost(record);
+      this.#batcher.add(record);
     }
+    this.#memory.charge(cost);
+  }
+
+  /** Drops the records' references on their chunks and their charge on the memory bound. */
+  #releaseRecords(records: readonly OutRecord[]): void {
+    let cost = 0;
+    for (let i = 0; i < records.length; i++) {
+      cost += recordCost(records[i]);
+      releaseChunk(records[i].chunk, this);
+    }
+    this.#memory.release(cost);
   }
 
   #flushExpired(): void {
@@ -411,7 +426,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   #onSpooled(batch: Batch): void {
     const { records } = batch;
     this.stats.records_spooled += records.length;
-    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+    this.#releaseRecords(records);
   }
 
   /** A batch replayed from the spool reached Kafka; its chunks were released when it was spooled. */
@@ -439,7 +454,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     const t = this.#topicTotals(batch.topic);
     t.records_sent += records.length;
     t.bytes_sent += batch.bytes;
-    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+    this.#releaseRecords(records);
   }
 
   /** Records the broker refused for good, now safe in the dead-letter topic: their lines are done. */
@@ -451,7 +466,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       { code: error.error.code, reason: error.reason, topic: batch.topic, records: records.length },
       'records sent to the dead-letter topic',
     );
-    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+    this.#releaseRecords(records);
   }
 
   #onRejected(batch: Batch, error: ClassifiedError): void {
@@ -472,6 +487,6 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       },
       `records dropped: ${error.error.message}`,
     );
-    for (let i = 0; i < records.length; i++) releaseChunk(records[i].chunk, this);
+    this.#releaseRecords(records);
   }
 }

@@ -1,10 +1,29 @@
 import { type Clock, systemClock } from '../model/clock.ts';
+import type { OutRecord } from '../model/record.ts';
 
 /**
- * Counts bytes read but not yet acknowledged (delivered or spooled). `hold` always takes the bytes
- * — the chunk is already in memory — and answers with a promise while the total is over the bound;
- * the tailer awaits it before reading on, which is the backpressure. The overshoot is therefore at
- * most one read per file that is being read, and a line longer than the bound can never deadlock.
+ * Heap bytes a record costs beyond its value and key text: the OutRecord object, the value built
+ * as a rope (a cons-string node per template piece), the event's small strings and the line it was
+ * made from. Measured with the real decoder and enricher on the benchmark corpus (nginx and JSON
+ * lines of ~200 bytes, records of ~430 characters): 1,120-1,170 live heap bytes per record, i.e.
+ * raw line + value + 500-530 (`bench/memory.ts`, docs/tuning.md). Counting only raw file bytes
+ * understated the real cost about 5.7 times.
+ */
+export const RECORD_OVERHEAD_BYTES = 512;
+
+/** What the bound counts for one record from the moment it is made until it is delivered. */
+export function recordCost(record: OutRecord): number {
+  return record.value.length + (record.key === null ? 0 : record.key.length) + RECORD_OVERHEAD_BYTES;
+}
+
+/**
+ * Counts the memory held by what was read but is not acknowledged yet (delivered or spooled): the
+ * raw bytes of each chunk (its lines' text) until the chunk is acknowledged, plus `recordCost` of
+ * each record made from it until the record is delivered, spooled or rejected. `charge` always
+ * takes the bytes — they are already in memory; `wait` answers with a promise while the total is
+ * over the bound, which the tailer awaits before reading on: the backpressure. The overshoot is
+ * therefore at most what one read turns into, per file being read, and a line longer than the
+ * bound can never deadlock.
  */
 export class MemoryBound {
   readonly max: number;
@@ -28,15 +47,26 @@ export class MemoryBound {
     return this.stats.paused_ms + (this.#pausedSince === 0 ? 0 : this.#clock.now() - this.#pausedSince);
   }
 
-  hold(bytes: number): undefined | Promise<void> {
+  /** Counts bytes now in memory, without waiting. */
+  charge(bytes: number): void {
     this.#used += bytes;
     if (this.#used > this.stats.peak_bytes) this.stats.peak_bytes = this.#used;
+  }
+
+  /** A promise that settles when the total is back within the bound, or undefined when it is. */
+  wait(): undefined | Promise<void> {
     if (this.#used <= this.max) return undefined;
     if (this.#pausedSince === 0) {
       this.#pausedSince = this.#clock.now();
       this.stats.pauses++;
     }
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** `charge` then `wait`. */
+  hold(bytes: number): undefined | Promise<void> {
+    this.charge(bytes);
+    return this.wait();
   }
 
   release(bytes: number): void {
