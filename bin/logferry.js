@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { setFlagsFromString } from 'node:v8';
+
 // The CLI is TypeScript run by Node's type stripping (Node >= 22.18, 23.6 or 24), with no build step.
 if (!process.features.typescript) {
   process.stderr.write(
@@ -6,4 +8,28 @@ if (!process.features.typescript) {
   );
   process.exit(2);
 }
+
+// `run` allocates a short-lived string or object per line at full speed, and V8 sizes its young
+// generation by the machine (two semi-spaces of up to 64 MiB each on a 24 GiB host): that alone was
+// ~130 MiB of the agent's resident memory. A 4 MiB semi-space cost no throughput we could measure
+// (bench/memory.ts, docs/tuning.md). V8 reads the flag only at start, so the process replaces
+// itself (execve: same pid, same stdio) with the flag set, unless the user chose a size already.
+// LOGFERRY_NODE_DEFAULTS=0 leaves Node's own defaults.
+const RUN_FLAGS = ['--max-semi-space-size=4'];
+const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (
+  command === 'run' &&
+  process.env.LOGFERRY_NODE_DEFAULTS !== '0' &&
+  typeof process.execve === 'function' &&
+  !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('semi-space-size')
+) {
+  process.execve(process.execPath, [
+    process.execPath,
+    ...RUN_FLAGS,
+    ...process.execArgv,
+    ...process.argv.slice(1),
+  ]);
+}
+// V8 flags that take effect at run time (e.g. --heap-growing-percent=50: less memory, more GC CPU).
+if (process.env.LOGFERRY_V8_FLAGS) setFlagsFromString(process.env.LOGFERRY_V8_FLAGS);
 await import('../src/cli/main.ts');

@@ -26,9 +26,9 @@ export const BufferSchema = Type.Object(
   {
     max_bytes: Type.Integer({
       minimum: 65_536,
-      default: 67_108_864,
+      default: 16_777_216,
       description:
-        'Bytes of log read but not yet acknowledged by Kafka that the agent holds in memory; at the bound tailers stop reading until it drains (backpressure).',
+        "Memory held for what was read but is not yet acknowledged by Kafka (or spooled): the raw bytes of each read until its lines are acknowledged, plus each record (its JSON value, key and ~512 bytes of per-record overhead) until it is delivered. At the bound the tailers stop reading until it drains (backpressure). It bounds the log data, not the process: Node, V8's garbage-collection headroom and the Kafka client come on top (see docs/tuning.md). 16 MiB kept full speed in the benchmark (4 MiB did too); a larger one absorbs longer broker stalls when the spool is off.",
     }),
   },
   { additionalProperties: false, default: {}, description: 'The memory bound.' },
