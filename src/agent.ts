@@ -394,6 +394,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       dropped: this.#droppedNow(),
       spool: this.#spoolGauges(),
       backpressure_ms: this.#memory.pausedMsNow(),
+      file_open_errors: this.#tailer.stats.openErrors,
       buffer: { bytes: this.#memory.used, max_bytes: this.#memory.max },
       files,
       checkpoint_saved_ms: this.#tailer.lastCheckpointWriteMs,

@@ -73,6 +73,8 @@ export interface MetricsSnapshot {
   dropped?: Keyed<number>;
   /** Total milliseconds tailers were paused by backpressure, including a pause still going on. */
   backpressure_ms?: number;
+  /** Files a source matched but could not open (permission denied, ...), total attempts. */
+  file_open_errors?: number;
   spool?: {
     bytes: number;
     segments: number;
@@ -153,6 +155,7 @@ export class Metrics {
   readonly #retries: PromCounter<'reason'>;
   readonly #dropped: PromCounter<'reason'>;
   readonly #backpressure: PromCounter;
+  readonly #fileOpenErrors: PromCounter;
   readonly #spoolBytes: PromGauge;
   readonly #spoolSegments: PromGauge;
   readonly #spoolOldest: PromGauge;
@@ -222,6 +225,10 @@ export class Metrics {
       name: 'logferry_records_dropped_total',
       help: 'Records given up without delivery, by reason.',
       labelNames: ['reason'],
+    });
+    this.#fileOpenErrors = counter({
+      name: 'logferry_tail_file_open_errors_total',
+      help: 'Attempts to open a matched log file that failed (permission denied, ...); see the log for the path.',
     });
     this.#backpressure = counter({
       name: 'logferry_backpressure_seconds_total',
@@ -369,6 +376,7 @@ export class Metrics {
     setCounter(this.#compressed, s.compression?.compressed_bytes);
     this.#compressionRatio.set(ratio(s));
     setCounter(this.#backpressure, seconds(num(s.backpressure_ms)));
+    setCounter(this.#fileOpenErrors, num(s.file_open_errors));
     this.#spoolBytes.set(num(s.spool?.bytes));
     this.#spoolSegments.set(num(s.spool?.segments));
     this.#spoolOldest.set(ageSeconds(now, s.spool?.oldest_ms, now));

@@ -99,6 +99,8 @@ export interface TailerStats {
   ignoredOld: number;
   releasedFiles: number;
   readErrors: number;
+  /** Failed attempts to open a matched file (other than it being gone). */
+  openErrors: number;
   backpressureWaits: number;
   checkpointWrites: number;
   checkpointWriteErrors: number;
@@ -146,6 +148,7 @@ export class Tailer implements ChunkAcknowledger {
     ignoredOld: 0,
     releasedFiles: 0,
     readErrors: 0,
+    openErrors: 0,
     backpressureWaits: 0,
     checkpointWrites: 0,
     checkpointWriteErrors: 0,
@@ -160,6 +163,8 @@ export class Tailer implements ChunkAcknowledger {
   readonly #sink: ChunkSink;
   readonly #log: Logger;
   readonly #clock: Clock;
+  /** Paths whose open failed and was logged, so a rescan does not log it again. */
+  readonly #unopenable = new Set<string>();
   readonly #store: CheckpointStore;
   readonly #watcher: DirWatcher;
 
@@ -535,10 +540,20 @@ export class Tailer implements ChunkAcknowledger {
     try {
       fh = await open(path, 'r');
     } catch (err) {
-      if (!isErrno(err, 'ENOENT'))
-        this.#log.warn({ path, code: (err as NodeJS.ErrnoException).code }, 'cannot open file');
+      if (!isErrno(err, 'ENOENT')) {
+        this.stats.openErrors++;
+        // Once per path while it keeps failing: the rescan tries again every scan_interval_ms.
+        if (!this.#unopenable.has(path)) {
+          this.#unopenable.add(path);
+          this.#log.warn(
+            { path, code: (err as NodeJS.ErrnoException).code },
+            "cannot open log file: give the agent's user read access (group membership or an ACL); retried at every rescan",
+          );
+        }
+      }
       return;
     }
+    this.#unopenable.delete(path);
     try {
       const st = await fh.stat();
       const key = inodeKey(st.dev, st.ino);

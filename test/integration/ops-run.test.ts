@@ -164,13 +164,20 @@ test('an unreadable include file is logged and the other files are still read', 
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   await waitFor(
-    () => out.split('\n').length > 2 && err.includes('cannot open file'),
+    () => out.split('\n').length > 2 && err.includes('cannot open log file'),
     15_000,
     'ok.log shipped and secret.log reported',
   );
-  const warn = err.split('\n').find((l) => l.includes('cannot open file')) ?? '';
+  const warn = err.split('\n').find((l) => l.includes('cannot open log file')) ?? '';
   assert.match(warn, /"path":"[^"]*secret\.log"/);
   assert.match(warn, /"code":"EACCES"/);
+  assert.match(warn, /read access/, 'the message names the fix');
+  // Counted as a metric too: one line in the log, a counter that keeps the count.
+  const port = /"port":(\d+)[^\n]*metrics and health endpoint listening/.exec(err)?.[1];
+  assert.ok(port, 'metrics port logged');
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const count = /^logferry_tail_file_open_errors_total (\d+)/m.exec(metrics)?.[1];
+  assert.ok(Number(count) >= 1, `logferry_tail_file_open_errors_total is ${count}`);
   assert.deepEqual(
     out
       .trim()
