@@ -20,6 +20,7 @@ const EXPECTED: Record<string, { type: Family['type']; labels: string[] }> = {
   logferry_sink_retries_total: { type: 'counter', labels: ['reason'] },
   logferry_records_dropped_total: { type: 'counter', labels: ['reason'] },
   logferry_backpressure_seconds_total: { type: 'counter', labels: [] },
+  logferry_tail_file_open_errors_total: { type: 'counter', labels: [] },
   logferry_spool_bytes: { type: 'gauge', labels: [] },
   logferry_spool_segments: { type: 'gauge', labels: [] },
   logferry_spool_oldest_age_seconds: { type: 'gauge', labels: [] },
