@@ -170,7 +170,8 @@ async function waitReady(port: number, alive: () => boolean, timeoutMs: number):
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (!alive()) throw new Error('agent exited at start');
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+    // /metrics rather than /readyz: with the spool off, readiness waits for a first delivery.
+    const ok = await fetch(`http://127.0.0.1:${port}/metrics`)
       .then((r) => r.ok)
       .catch(() => false);
     if (ok) return;
