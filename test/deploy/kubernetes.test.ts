@@ -249,18 +249,20 @@ for (const [dir, kind] of [
       'grace period = shutdown timeout + 10 s at least',
     );
 
-    // Memory: the limit covers twice the buffer bound plus Node's baseline; the heap cap fits inside.
+    // Memory, from measurements (bench/memory.ts, docs/tuning.md): ~192 MiB of runtime baseline
+    // (Node, modules, the mapped binary, V8's young generation) plus up to ~10x the bound, which
+    // counts the real cost of records in flight, as garbage between full GCs and client buffers.
     const buffer = config['buffer'].max_bytes as number;
     const limit = quantity(c['resources'].limits.memory);
     const request = quantity(c['resources'].requests.memory);
     assert.ok(
-      limit >= 2 * buffer + 64 * MiB,
-      `limits.memory ${limit / MiB} MiB >= 2 x buffer.max_bytes + 64 MiB`,
+      limit >= 192 * MiB + 10 * buffer,
+      `limits.memory ${limit / MiB} MiB >= 192 MiB + 10 x buffer.max_bytes`,
     );
     assert.ok(request <= limit && request >= buffer, 'requests.memory between the buffer and the limit');
     const heap = Number(/--max-old-space-size=(\d+)/.exec(env.get('NODE_OPTIONS') ?? '')?.[1]);
     assert.ok(
-      heap * MiB >= 2 * buffer && heap * MiB <= limit - 32 * MiB,
+      heap * MiB >= 4 * buffer + 64 * MiB && heap * MiB <= limit - 128 * MiB,
       `--max-old-space-size=${heap} fits`,
     );
   });
