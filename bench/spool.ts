@@ -7,13 +7,17 @@
  *
  * Payloads are random bytes (incompressible, like the sink's compressed batches). Write runs with
  * `--inflight` appends outstanding, as a sink handing batches to the spool does (concurrent appends
- * share an fsync). Replay reopens the spool, so it includes recovery's full scan of every frame,
- * and reads from the page cache the write left warm. MB are 10^6 bytes of frames. MB/cpu-s divides
+ * share an fsync). Two replays, both from the page cache the write left warm:
+ * - live: the same Spool that wrote reads everything back (an outage ending while the agent runs);
+ *   each frame's checksum is checked once, on read.
+ * - reopen: a second spool is written and closed, its segment files' mtimes are set 60 s back (an
+ *   agent restarting on a spool written earlier), and a new Spool opens it: recovery's scan checks
+ *   every checksum, and reads skip the check for files unchanged since (see Spool recoverSegment). MB are 10^6 bytes of frames. MB/cpu-s divides
  * by this process's CPU time (user + system), a figure less swayed by other load on the machine.
  * Prints a table, then the same figures as one JSON document on the last line. Figures only.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,10 +65,9 @@ function cpuSec(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
-try {
-  // ---- write
-  const spool = await Spool.open(options);
-  const frames = Math.ceil(totalBytes / batchBytes);
+const frames = Math.ceil(totalBytes / batchBytes);
+
+async function write(spool: Spool): Promise<{ sec: number; cpu: number }> {
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const running = new Set<Promise<void>>();
@@ -76,27 +79,54 @@ try {
     if (running.size >= inflight) await Promise.race(running);
   }
   await Promise.all(running);
-  const writeSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  const writeCpu = cpuSec(process.cpuUsage(c0));
-  const written = spool.stats.appendedBytes;
-  await spool.close();
+  return { sec: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSec(process.cpuUsage(c0)) };
+}
 
-  // ---- replay (reopen: recovery scan + read + ack)
+/** Reads and acks every batch; `open` (re)opens the spool inside the timed span. */
+async function replay(
+  open: () => Promise<Spool>,
+): Promise<{ sec: number; cpu: number; openSec: number; bytes: number }> {
   const c1 = process.cpuUsage();
   const t1 = process.hrtime.bigint();
-  const replay = await Spool.open(options);
+  const spool = await open();
   const openSec = Number(process.hrtime.bigint() - t1) / 1e9;
   let replayed = 0;
-  let replayBytes = 0;
-  for await (const b of replay.batches()) {
+  let bytes = 0;
+  for await (const b of spool.batches()) {
     replayed++;
-    replayBytes += b.payload.length;
-    await replay.ack();
+    bytes += b.payload.length;
+    await spool.ack();
+    if (spool.isEmpty) break;
   }
-  const replaySec = Number(process.hrtime.bigint() - t1) / 1e9;
-  const replayCpu = cpuSec(process.cpuUsage(c1));
-  await replay.close();
+  const sec = Number(process.hrtime.bigint() - t1) / 1e9;
+  const cpu = cpuSec(process.cpuUsage(c1));
+  await spool.close();
   if (replayed !== frames) throw new Error(`replayed ${replayed} of ${frames} frames`);
+  return { sec, cpu, openSec, bytes };
+}
+
+try {
+  // ---- write, then live replay by the same Spool
+  const spool = await Spool.open(options);
+  const w = await write(spool);
+  const written = spool.stats.appendedBytes;
+  const live = await replay(async () => spool);
+
+  // ---- write again, close, age the files, reopen: recovery scan + read + ack
+  const dir2 = await mkdtemp(join(base, 'reopen-'));
+  const second = await Spool.open({ ...options, dir: dir2 });
+  await write(second);
+  await second.close();
+  const past = new Date(Date.now() - 60_000);
+  for (const name of await readdir(join(dir2, 'spool')))
+    if (name.endsWith('.seg')) await utimes(join(dir2, 'spool', name), past, past);
+  const re = await replay(() => Spool.open({ ...options, dir: dir2 }));
+  const writeSec = w.sec;
+  const writeCpu = w.cpu;
+  const replaySec = live.sec;
+  const replayCpu = live.cpu;
+  const openSec = re.openSec;
+  const replayBytes = live.bytes;
 
   const result = {
     fsync: String(fsync),
@@ -109,8 +139,12 @@ try {
     replayFramesPerSec: frames / replaySec,
     writeMBperCpuSec: written / 1e6 / writeCpu,
     replayMBperCpuSec: written / 1e6 / replayCpu,
-    openScanSec: openSec,
     replayOverWrite: writeSec / replaySec,
+    reopenReplayMBps: written / 1e6 / re.sec,
+    reopenReplayFramesPerSec: frames / re.sec,
+    reopenReplayMBperCpuSec: written / 1e6 / re.cpu,
+    openScanSec: openSec,
+    reopenReplayOverWrite: writeSec / re.sec,
     payloadBytesReplayed: replayBytes,
   };
   const f = (n: number): string => n.toFixed(1).padStart(10);
@@ -122,9 +156,14 @@ try {
     `write   ${f(result.writeMBps)}  ${f(result.writeFramesPerSec)}  ${f(result.writeMBperCpuSec)}`,
   );
   console.log(
-    `replay  ${f(result.replayMBps)}  ${f(result.replayFramesPerSec)}  ${f(result.replayMBperCpuSec)}   (of which open + scan ${openSec.toFixed(2)} s)`,
+    `replay  ${f(result.replayMBps)}  ${f(result.replayFramesPerSec)}  ${f(result.replayMBperCpuSec)}   (live)`,
   );
-  console.log(`replay / write: ${result.replayOverWrite.toFixed(1)}x`);
+  console.log(
+    `reopen  ${f(result.reopenReplayMBps)}  ${f(result.reopenReplayFramesPerSec)}  ${f(result.reopenReplayMBperCpuSec)}   (of which open + scan ${openSec.toFixed(2)} s)`,
+  );
+  console.log(
+    `replay / write: ${result.replayOverWrite.toFixed(1)}x live, ${result.reopenReplayOverWrite.toFixed(1)}x after reopen`,
+  );
   console.log(JSON.stringify(result));
 } finally {
   await rm(base, { recursive: true, force: true });

@@ -61,6 +61,7 @@ import {
   encodePadding,
   FRAME_HEADER_BYTES,
   frameBodyLength,
+  frameChecksumOk,
   frameKind,
   KIND_BATCH,
   MIN_FRAME_BYTES,
@@ -122,7 +123,19 @@ interface Segment {
   readonly createdAt: number[];
   /** Frames found damaged after open (padded over on disk, skipped here). */
   dead: Set<number> | undefined;
+  /**
+   * Set when recovery checked every frame's checksum and repaired nothing: the file's mtime (ns)
+   * then. A frame read from a block whose file still has this mtime is not checked again (each
+   * byte checked once); any write since (ours or not) moves the mtime and brings the check back.
+   */
+  checkedMtimeNs: bigint | undefined;
 }
+
+/**
+ * A scan's mtime is trusted only when the file was last written at least this long before the
+ * scan: a later write then gets a different mtime even on filesystems with coarse (1 s) stamps.
+ */
+const MTIME_TRUST_MS = 1500;
 
 /** A position between frames: before frame `frame` of segment `seg` (which may not exist yet). */
 interface Cursor {
@@ -434,7 +447,10 @@ export class Spool {
       this.writeFh = undefined;
     }
     await this.readChain.catch(() => undefined);
-    for (const r of this.readers.values()) await r.fh.close().catch(() => undefined);
+    for (const r of this.readers.values()) {
+      await r.settle();
+      await r.fh.close().catch(() => undefined);
+    }
     this.readers.clear();
     await this.persistAck(true);
     await this.stateChain;
@@ -902,7 +918,15 @@ export class Spool {
       if (seg === undefined || c.frame >= seg.offsets.length) return undefined;
       const reader = await this.readerFor(seg);
       const offset = seg.offsets[c.frame];
-      const frame = await readCheckedFrame(reader, offset, seg.size);
+      const checked = seg.checkedMtimeNs;
+      let frame = await readCheckedFrame(reader, offset, seg.size, checked !== undefined);
+      if (
+        frame !== undefined &&
+        checked !== undefined &&
+        reader.blockMtimeNs !== checked &&
+        !frameChecksumOk(frame)
+      )
+        frame = undefined;
       if (
         frame !== undefined &&
         frame.length === seg.frameBytes[c.frame] &&
@@ -923,6 +947,7 @@ export class Spool {
   private async markDead(seg: Segment, i: number, reader: BlockReader): Promise<void> {
     seg.dead ??= new Set();
     seg.dead.add(i);
+    seg.checkedMtimeNs = undefined;
     this.stats.frames--;
     this.stats.records -= seg.records[i];
     const offset = seg.offsets[i];
@@ -947,7 +972,7 @@ export class Spool {
   private async readerFor(seg: Segment): Promise<BlockReader> {
     let r = this.readers.get(seg.id);
     if (r === undefined) {
-      r = new BlockReader(await open(seg.path, 'r'), 4 * 1024 * 1024);
+      r = new BlockReader(await open(seg.path, 'r'), 4 * 1024 * 1024, seg.checkedMtimeNs !== undefined);
       this.readers.set(seg.id, r);
     }
     return r;
@@ -957,6 +982,7 @@ export class Spool {
     for (const [id, r] of this.readers) {
       if (this.segById.has(id)) continue;
       this.readers.delete(id);
+      await r.settle();
       await r.fh.close().catch(() => undefined);
     }
   }
@@ -1086,6 +1112,7 @@ export class Spool {
   /** Checks one segment file and repairs it in place; undefined when the whole file went to quarantine. */
   private async recoverSegment(id: number, path: string): Promise<Segment | undefined> {
     try {
+      const scanStart = Date.now();
       const scan = await scanSegment(path);
       if (!scan.headerOk) {
         if (scan.size === 0) {
@@ -1097,6 +1124,8 @@ export class Spool {
         return undefined;
       }
       const seg = newSegment(id, path, scan.size);
+      if (scan.damage.length === 0 && scanStart - Number(scan.mtimeNs / 1_000_000n) >= MTIME_TRUST_MS)
+        seg.checkedMtimeNs = scan.mtimeNs;
       for (const f of scan.frames) {
         seg.offsets.push(f.offset);
         seg.frameBytes.push(f.bytes);
@@ -1198,7 +1227,17 @@ export class Spool {
 }
 
 function newSegment(id: number, path: string, size: number): Segment {
-  return { id, path, size, offsets: [], frameBytes: [], records: [], createdAt: [], dead: undefined };
+  return {
+    id,
+    path,
+    size,
+    offsets: [],
+    frameBytes: [],
+    records: [],
+    createdAt: [],
+    dead: undefined,
+    checkedMtimeNs: undefined,
+  };
 }
 
 function compare(a: Cursor, b: Cursor): number {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeFrame } from '../../../src/spool/spool-batch.ts';
@@ -173,5 +173,32 @@ test('opening a spool of random bytes never throws and leaves a working spool', 
   const spool = await openSpool(dir);
   assert.ok(spool.damage.length >= 1);
   assert.deepEqual(await drain(spool), [0, 1, 5, 6, 7]);
+  await spool.close();
+});
+
+test('a segment checked at open and changed after it (older file, trusted mtime) is checked again on read', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const offsets = await writeFrames(dir, 5);
+  const seg = join(dir, 'spool', SEG1);
+  const past = new Date(Date.now() - 60_000);
+  await utimes(seg, past, past); // written long before this open: reads may skip the checksum
+  const spool = await openSpool(dir);
+  assert.equal(spool.damage.length, 0);
+  await flipByte(seg, offsets[2] + 50); // moves the mtime: the skip no longer applies
+  assert.deepEqual(await drain(spool), [0, 1, 3, 4]);
+  assert.equal(spool.stats.droppedRangesCorrupt, 1);
+  await spool.close();
+});
+
+test('an old, unchanged segment replays whole after a restart', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  await writeFrames(dir, 40, 3000);
+  const past = new Date(Date.now() - 60_000);
+  for (const name of await readdir(join(dir, 'spool')))
+    if (name.endsWith('.seg')) await utimes(join(dir, 'spool', name), past, past);
+  const spool = await openSpool(dir, { segmentBytes: 3000 });
+  assert.deepEqual(await drain(spool), range(0, 40));
   await spool.close();
 });
