@@ -3,6 +3,11 @@ import { hideBin } from 'yargs/helpers';
 import { ExitCode, LogferryError } from '../model/errors.ts';
 import { VERSION } from './version.ts';
 
+/** `--config FILE`, which every command that reads the config takes. */
+function configOption(describe = 'Config file (YAML or JSON)') {
+  return { alias: 'c', type: 'string', demandOption: true, describe } as const;
+}
+
 /**
  * Thin: parse arguments, call in. Each command's module is imported when it runs, so `--help` and
  * `version` do not load Kafka clients, parsers and metrics.
@@ -17,12 +22,7 @@ async function main(argv: string[]): Promise<number> {
       'Tail the configured files and ship every line to Kafka',
       (y) =>
         y
-          .option('config', {
-            alias: 'c',
-            type: 'string',
-            demandOption: true,
-            describe: 'Config file (YAML or JSON)',
-          })
+          .option('config', configOption())
           .option('dry-run', {
             type: 'boolean',
             default: false,
@@ -85,12 +85,7 @@ async function main(argv: string[]): Promise<number> {
       'Show how far a Kafka consumer group is behind, per partition (committed vs end offset)',
       (y) =>
         y
-          .option('config', {
-            alias: 'c',
-            type: 'string',
-            demandOption: true,
-            describe: 'Config file: brokers, TLS and SASL are taken from sink.kafka',
-          })
+          .option('config', configOption('Config file: brokers, TLS and SASL are taken from sink.kafka'))
           .option('group', { alias: 'g', type: 'string', demandOption: true, describe: 'Consumer group id' })
           .option('topic', {
             alias: 't',
@@ -149,12 +144,7 @@ async function main(argv: string[]): Promise<number> {
       'Connect and authenticate as the agent would, check the topics and their size limits; exit 4/5/6 on failure',
       (y) =>
         y
-          .option('config', {
-            alias: 'c',
-            type: 'string',
-            demandOption: true,
-            describe: 'Config file (YAML or JSON)',
-          })
+          .option('config', configOption())
           .option('produce', {
             type: 'boolean',
             default: false,
@@ -179,12 +169,7 @@ async function main(argv: string[]): Promise<number> {
           'Segments, records, bytes, oldest and newest time, counts per topic',
           (z) =>
             z
-              .option('config', {
-                alias: 'c',
-                type: 'string',
-                demandOption: true,
-                describe: 'Config file (YAML or JSON)',
-              })
+              .option('config', configOption())
               .option('json', { type: 'boolean', default: false, describe: 'One JSON document' }),
           async (args) => {
             code = await (await import('./spool.ts')).spoolInspectCommand({
@@ -197,18 +182,11 @@ async function main(argv: string[]): Promise<number> {
           'drain',
           'Print the spooled records as NDJSON (--dry-run); the agent drains the spool itself',
           (z) =>
-            z
-              .option('config', {
-                alias: 'c',
-                type: 'string',
-                demandOption: true,
-                describe: 'Config file (YAML or JSON)',
-              })
-              .option('dry-run', {
-                type: 'boolean',
-                default: false,
-                describe: 'Print only; send and remove nothing',
-              }),
+            z.option('config', configOption()).option('dry-run', {
+              type: 'boolean',
+              default: false,
+              describe: 'Print only; send and remove nothing',
+            }),
           async (args) => {
             code = await (await import('./spool.ts')).spoolDrainCommand({
               config: args.config,
