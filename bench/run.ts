@@ -34,6 +34,8 @@ import { runRsyslog, runSyslogNg } from './scenarios/syslog-peers.ts';
 
 const ALL = [
   'headline',
+  'headline-kafkajs',
+  'headline-platformatic',
   'producer-perf',
   'rsyslog',
   'syslog-ng',
@@ -190,6 +192,19 @@ try {
           mode: 'live',
         });
         break;
+      case 'headline-kafkajs':
+      case 'headline-platformatic': {
+        const client = id.slice('headline-'.length) as 'kafkajs' | 'platformatic';
+        r = await runLogferry(ctx, {
+          id,
+          title: `logferry, parser none, ${codec}, client ${client}`,
+          parser: 'none',
+          compression: codec,
+          client,
+          mode: 'live',
+        });
+        break;
+      }
       case 'json':
         r = await runLogferry(ctx, {
           id,

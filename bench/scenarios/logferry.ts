@@ -28,6 +28,8 @@ export interface LogferrySpec {
   title: string;
   parser: 'none' | 'json';
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  /** sink.kafka.client; the default when absent. */
+  client?: 'kafkajs' | 'platformatic';
   mode: 'live' | 'catch-up';
   /** Defaults to ctx.corpus. */
   corpus?: Corpus;
@@ -56,7 +58,7 @@ export async function runLogferry(ctx: BenchContext, spec: LogferrySpec): Promis
     expectedRecords: corpus.lines,
     bytes: corpus.bytes,
     notes: [
-      `parser ${spec.parser}, ${spec.compression}, acks=all, idempotent, default batch/buffer settings`,
+      `parser ${spec.parser}, ${spec.compression}, acks=all, idempotent, default batch/buffer settings${spec.client ? `, sink.kafka.client ${spec.client}` : ''}`,
     ],
   };
   const dir = workDir(ctx, spec.id);
@@ -75,7 +77,15 @@ export async function runLogferry(ctx: BenchContext, spec: LogferrySpec): Promis
       { name: 'bulk', include: [path.join(bulkDir, '*.log')], parser: spec.parser },
       { name: 'lat', include: [latFile], parser: spec.parser, topic: latTopic },
     ],
-    sink: { kafka: { brokers: [ctx.kafka.bootstrap], topic, compression: spec.compression, acks: 'all' } },
+    sink: {
+      kafka: {
+        brokers: [ctx.kafka.bootstrap],
+        topic,
+        compression: spec.compression,
+        acks: 'all',
+        ...(spec.client ? { client: spec.client } : {}),
+      },
+    },
     metrics: { enabled: true, listen: `127.0.0.1:${port}` },
     log: { level: 'warn' },
   };

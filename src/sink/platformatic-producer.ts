@@ -2,19 +2,20 @@ import { isIP } from 'node:net';
 import zlib from 'node:zlib';
 import type {
   CompressionAlgorithmSpecification,
-  MessageToProduce,
   Producer,
   ProducerOptions,
   SASLMechanismValue,
   SASLOptions,
 } from '@platformatic/kafka';
 import { CodecUnavailableError, ConfigError } from '../model/errors.ts';
+import type { OutRecord } from '../model/record.ts';
 import type { Logger } from '../observe/logger.ts';
 import { type ClassifyContext, classifySendError, ProducerFailure } from './classify.ts';
-import { compressionStats } from './codecs/index.ts';
+import { codecs, compressionStats } from './codecs/index.ts';
 import { ZSTD_LEVEL } from './codecs/zstd.ts';
 import { kafkaClientConfig } from './kafka-client.ts';
 import type { Batch, ProducerPort } from './producer-port.ts';
+import { frameRecordBatch, type RecordBatchHeader, RecordsEncoder } from './record-batch.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 
 /**
@@ -39,7 +40,38 @@ import type { KafkaSinkConfig } from './sink-config.ts';
  */
 
 type Library = typeof import('@platformatic/kafka');
-type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+/** Produce v8 (Kafka 2.4 and later, up to 4.x): record batches v2, a non-flexible header. */
+const PRODUCE_API_KEY = 0;
+const PRODUCE_VERSION = 8;
+
+interface EncodedPartition {
+  partition: number;
+  /** One framed record batch. */
+  bytes: Buffer;
+}
+
+interface EncodedBatch {
+  partitionCount: number;
+  producerId: bigint | undefined;
+  producerEpoch: number | undefined;
+  parts: EncodedPartition[];
+}
+
+const STATE_LOST = new Set(['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH']);
+
+/** Whether the broker no longer knows our producer id or its sequence (then a new id is needed). */
+function producerStateLost(err: unknown): boolean {
+  const stack: unknown[] = [err];
+  for (let seen = 0; stack.length > 0 && seen < 64; seen++) {
+    const e = stack.pop() as LibraryError | null | undefined;
+    if (e === null || typeof e !== 'object') continue;
+    if (e.apiId !== undefined && STATE_LOST.has(e.apiId)) return true;
+    if (e.cause !== undefined) stack.push(e.cause);
+    if (Array.isArray(e.errors)) stack.push(...e.errors);
+  }
+  return false;
+}
 
 const ACKS = { all: -1, 1: 1, 0: 0 } as const;
 
@@ -284,11 +316,18 @@ export class PlatformaticProducer implements ProducerPort {
   readonly #context: ClassifyContext;
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
   #connected = false;
-  /** The last key as text and bytes, and its hash: a batch's records mostly share one key. */
+  /** The last key and its hash: a batch's records mostly share one key. */
   #lastKey = '';
-  #lastKeyBytes: Buffer = Buffer.alloc(0);
-  #lastKeyHash = murmur2(this.#lastKeyBytes) & 0x7fffffff;
-  #roundRobin = 0;
+  #lastKeyHash = murmur2(Buffer.alloc(0)) & 0x7fffffff;
+  /** The partition of the next batch of records without a key. */
+  #sticky = -1;
+  #staleMetadata = false;
+  /** The next sequence number per `topic\0partition` of the idempotent producer. */
+  readonly #sequences = new Map<string, number>();
+  /** What a batch was sent as at its first attempt, for its retries. */
+  readonly #encoded = new WeakMap<Batch, EncodedBatch>();
+  readonly #encoder = new RecordsEncoder();
+  #encoderBusy = false;
 
   constructor(config: KafkaSinkConfig, log: Logger) {
     this.#config = config;
@@ -297,7 +336,6 @@ export class PlatformaticProducer implements ProducerPort {
       sasl: config.sasl && { mechanism: config.sasl.mechanism, username: config.sasl.username },
     };
     this.#options = platformaticOptions(config, log);
-    this.#options.partitioner = this.#partition.bind(this);
   }
 
   /** Rejects with the classified LogferryError (one line, with the fix), never the library's own. */
@@ -341,26 +379,204 @@ export class PlatformaticProducer implements ProducerPort {
         throw this.#failure(err, batch.topic);
       }
     }
-    const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>;
-    const { topic, records, headers } = batch;
-    const messages: Message[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      messages[i] = { topic, key: this.#keyBytes(r.key), value: Buffer.from(r.value) };
+    try {
+      await this.#produce(batch);
+      this.#staleMetadata = false;
+    } catch (err) {
+      // Leaders move and connections break: the next attempt asks the cluster afresh.
+      this.#staleMetadata = true;
+      if (producerStateLost(err)) await this.#renewProducerId();
+      throw this.#failure(err, batch.topic);
     }
-    if (headers !== undefined) {
-      for (let i = 0; i < records.length; i++) {
-        const h = headers[i];
-        if (h === undefined) continue;
-        const map = new Map<Buffer, Buffer>();
-        for (const [k, v] of Object.entries(h)) map.set(Buffer.from(k), Buffer.from(v));
-        (messages[i] as Message).headers = map;
+  }
+
+  /**
+   * One produce request per partition leader, each holding one record batch per partition that
+   * the batch's records map to. A retried batch (the Sender sends the same object again) is sent
+   * with the bytes and sequence numbers of its first attempt, so the broker can recognise a
+   * duplicate of one it already wrote; it is encoded anew only when the partition count or the
+   * producer id changed.
+   */
+  async #produce(batch: Batch): Promise<void> {
+    const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>;
+    const lib = await loadLibrary();
+    const metadata = await producer.metadata({
+      topics: [batch.topic],
+      autocreateTopics: true,
+      forceUpdate: this.#staleMetadata,
+    });
+    const partitions = metadata.topics.get(batch.topic)?.partitions;
+    if (partitions === undefined || partitions.length === 0) {
+      throw Object.assign(new Error(`Unknown topic ${batch.topic}.`), { code: 'PLT_KFK_USER' });
+    }
+    let encoded = this.#encoded.get(batch);
+    if (
+      encoded === undefined ||
+      encoded.partitionCount !== partitions.length ||
+      encoded.producerId !== producer.producerId ||
+      encoded.producerEpoch !== producer.producerEpoch
+    ) {
+      encoded = await this.#encode(batch, partitions.length);
+      this.#encoded.set(batch, encoded);
+    }
+    const byLeader = new Map<number, EncodedPartition[]>();
+    for (const part of encoded.parts) {
+      const leader = partitions[part.partition]?.leader ?? -1;
+      const list = byLeader.get(leader);
+      if (list === undefined) byLeader.set(leader, [part]);
+      else list.push(part);
+    }
+    const requests: Promise<void>[] = [];
+    for (const [leader, parts] of byLeader) {
+      const broker = metadata.brokers.get(leader);
+      if (broker === undefined) {
+        throw Object.assign(new Error(`No leader for a partition of ${batch.topic}.`), {
+          code: 'PLT_KFK_NETWORK',
+        });
+      }
+      requests.push(this.#request(lib, producer, broker, batch.topic, parts));
+    }
+    // Every request settles before the outcome is known, so a retry never overlaps an attempt.
+    const results = await Promise.allSettled(requests);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  #request(
+    lib: Library,
+    producer: Producer<Buffer, Buffer, Buffer, Buffer>,
+    broker: { host: string; port: number },
+    topic: string,
+    parts: readonly EncodedPartition[],
+  ): Promise<void> {
+    const acks = ACKS[this.#config.acks];
+    const writer = lib.Writer.create()
+      .appendString(null, false) // transactional_id
+      .appendInt16(acks)
+      .appendInt32(this.#config.request_timeout_ms)
+      .appendInt32(1)
+      .appendString(topic, false)
+      .appendInt32(parts.length);
+    for (const part of parts)
+      writer.appendInt32(part.partition).appendInt32(part.bytes.length).append(part.bytes);
+    if (acks === 0) writer.context.noResponse = true;
+    return new Promise((resolve, reject) => {
+      producer.connections.get(broker, (error, connection) => {
+        if (error || connection === undefined) {
+          reject(error);
+          return;
+        }
+        connection.send(
+          PRODUCE_API_KEY,
+          PRODUCE_VERSION,
+          () => writer,
+          lib.produceV8.parseResponse,
+          false,
+          false,
+          (err: Error | null) => (err ? reject(err) : resolve()),
+        );
+      });
+    });
+  }
+
+  /** Maps the records to partitions and encodes one compressed record batch per partition. */
+  async #encode(batch: Batch, partitionCount: number): Promise<EncodedBatch> {
+    const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>;
+    const producerId = producer.producerId;
+    const { records } = batch;
+    const n = records.length;
+    // Records without a key go to one partition per batch, the next one each time (Java's
+    // sticky partitioner): one record batch, compressed as a whole, instead of one per partition.
+    this.#sticky = (this.#sticky + 1) % partitionCount;
+    const first = this.#partitionOf(records[0]?.key ?? null, partitionCount);
+    let single = true;
+    let partitionOf: Int32Array | undefined;
+    for (let i = 1; i < n; i++) {
+      const p = this.#partitionOf((records[i] as OutRecord).key, partitionCount);
+      if (partitionOf === undefined) {
+        if (p === first) continue;
+        single = false;
+        partitionOf = new Int32Array(n).fill(first, 0, i);
+      }
+      partitionOf[i] = p;
+    }
+    const groups: [number, Int32Array | undefined, number][] = [];
+    if (single || partitionOf === undefined) groups.push([first, undefined, n]);
+    else {
+      const counts = new Map<number, number>();
+      for (let i = 0; i < n; i++)
+        counts.set(partitionOf[i] as number, (counts.get(partitionOf[i] as number) ?? 0) + 1);
+      for (const [p, count] of counts) {
+        const indexes = new Int32Array(count);
+        let k = 0;
+        for (let i = 0; i < n; i++) if (partitionOf[i] === p) indexes[k++] = i;
+        groups.push([p, indexes, count]);
       }
     }
+    const idempotent = this.#options.idempotent === true && producerId !== undefined;
+    const parts: EncodedPartition[] = [];
+    const timestamp = Date.now();
+    for (const [partition, indexes, count] of groups) {
+      let baseSequence = -1;
+      if (idempotent) {
+        const key = `${batch.topic}\0${partition}`;
+        baseSequence = this.#sequences.get(key) ?? 0;
+        // Sequences wrap at 2^31, as Java's producer does.
+        this.#sequences.set(key, (baseSequence + count) % 0x80000000);
+      }
+      const bytes = await this.#recordBatch(batch, indexes, count, {
+        producerId: idempotent ? (producerId as bigint) : -1n,
+        producerEpoch: idempotent ? (producer.producerEpoch ?? 0) : -1,
+        baseSequence,
+        timestamp,
+      });
+      parts.push({ partition, bytes });
+    }
+    return { partitionCount, producerId, producerEpoch: producer.producerEpoch, parts };
+  }
+
+  async #recordBatch(
+    batch: Batch,
+    indexes: Int32Array | undefined,
+    count: number,
+    header: RecordBatchHeader,
+  ): Promise<Buffer> {
+    // The encoder's buffer is reused; a send that overlaps another (a dead-letter send while the
+    // spool replays) gets its own.
+    const encoder = this.#encoderBusy ? new RecordsEncoder(batch.bytes + 64 * count) : this.#encoder;
+    const mine = encoder === this.#encoder;
+    if (mine) this.#encoderBusy = true;
     try {
-      await producer.send({ messages });
-    } catch (err) {
-      throw this.#failure(err, topic);
+      const section = encoder.encodeRecords(batch, indexes, count);
+      const codec = this.#config.compression;
+      if (codec === 'none') return frameRecordBatch(section, count, codec, header);
+      const compressed = await codecs[codec].compress(section);
+      compressionStats.batches_compressed++;
+      compressionStats.uncompressed_bytes += section.length;
+      compressionStats.compressed_bytes += compressed.length;
+      return frameRecordBatch(compressed, count, codec, header);
+    } finally {
+      if (mine) this.#encoderBusy = false;
+    }
+  }
+
+  #partitionOf(key: string | null, partitionCount: number): number {
+    if (partitionCount === 1) return 0;
+    if (key === null) return this.#sticky;
+    if (key !== this.#lastKey) {
+      this.#lastKey = key;
+      this.#lastKeyHash = murmur2(Buffer.from(key)) & 0x7fffffff;
+    }
+    return this.#lastKeyHash % partitionCount;
+  }
+
+  /** After UNKNOWN_PRODUCER_ID or OUT_OF_ORDER_SEQUENCE_NUMBER: a new producer id, sequences from 0. */
+  async #renewProducerId(): Promise<void> {
+    if (this.#options.idempotent !== true) return;
+    this.#sequences.clear();
+    try {
+      await this.#producer?.initIdempotentProducer({});
+    } catch {
+      // The next send finds the old id, fails again and tries again after the Sender's backoff.
     }
   }
 
@@ -375,25 +591,5 @@ export class PlatformaticProducer implements ProducerPort {
     return new ProducerFailure(
       classifySendError(toClassifiable(err), this.#config.brokers, topic, this.#context),
     );
-  }
-
-  #keyBytes(key: string | null): Buffer | undefined {
-    if (key === null) return undefined;
-    if (key !== this.#lastKey) {
-      this.#lastKey = key;
-      this.#lastKeyBytes = Buffer.from(key);
-      this.#lastKeyHash = murmur2(this.#lastKeyBytes) & 0x7fffffff;
-    }
-    return this.#lastKeyBytes;
-  }
-
-  /** The library takes this modulo the topic's partition count, as Java's partitioner does. */
-  #partition(_message: Message, key: Buffer | undefined): number {
-    if (key === undefined) {
-      this.#roundRobin = (this.#roundRobin + 1) & 0x7fffffff;
-      return this.#roundRobin;
-    }
-    if (key === this.#lastKeyBytes) return this.#lastKeyHash;
-    return murmur2(key) & 0x7fffffff;
   }
 }

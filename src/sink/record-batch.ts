@@ -1,0 +1,185 @@
+/**
+ * Kafka's record batch (magic 2), written by us: every record of one partition's share of a batch
+ * goes straight from its JSON string into one reused Buffer, which is compressed once and framed
+ * with the batch header and its CRC-32C. Nothing is allocated per record: no Buffer per value, no
+ * message object, no BigInt timestamp (every record carries the batch's timestamp, delta 0).
+ *
+ * On the wire (all integers big-endian; "varint" is a zigzag varint, as in the protocol):
+ *
+ *   baseOffset int64 = 0 | batchLength int32 | partitionLeaderEpoch int32 = -1 | magic int8 = 2
+ *   crc uint32 (CRC-32C of everything after it) | attributes int16 (bits 0-2: codec)
+ *   lastOffsetDelta int32 | baseTimestamp int64 | maxTimestamp int64
+ *   producerId int64 | producerEpoch int16 | baseSequence int32 | recordCount int32
+ *   records, compressed as one block when a codec is set, each:
+ *     length varint | attributes int8 = 0 | timestampDelta varint = 0 | offsetDelta varint
+ *     keyLength varint (-1: null) | key | valueLength varint | value | headerCount varint
+ *     headers: keyLength varint | key | valueLength varint | value
+ *
+ * A length prefix is written before the text it counts, whose UTF-8 length is known only once it
+ * is written: the prefix's width is guessed from the string's UTF-16 length (never more than its
+ * UTF-8 length) and the text is moved along in the rare case the real length needs a wider varint.
+ */
+import { crc32c } from '../spool/crc32c.ts';
+import type { Batch } from './producer-port.ts';
+
+/** The `attributes` codec bits. */
+export const CODEC_ID = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
+export type CodecName = keyof typeof CODEC_ID;
+
+/** Bytes before the records: baseOffset .. recordCount. */
+export const RECORD_BATCH_HEADER = 61;
+const CRC_OFFSET = 17;
+const ATTRIBUTES_OFFSET = 21;
+
+export interface RecordBatchHeader {
+  /** -1n without an idempotent producer. */
+  producerId: bigint;
+  /** -1 without an idempotent producer. */
+  producerEpoch: number;
+  /** The first record's sequence number for this partition; -1 without an idempotent producer. */
+  baseSequence: number;
+  /** Create time of every record, ms since epoch. */
+  timestamp: number;
+}
+
+/** Bytes of `value` as a zigzag varint. */
+function varintSize(value: number): number {
+  let v = (value << 1) ^ (value >> 31);
+  let n = 1;
+  while ((v & ~0x7f) !== 0) {
+    n++;
+    v >>>= 7;
+  }
+  return n;
+}
+
+/**
+ * Encodes records into the uncompressed records section, reusing one growing Buffer. One instance
+ * per producer; `encodeRecords` returns a view of the internal buffer that is valid until the next
+ * call.
+ */
+export class RecordsEncoder {
+  #buf: Buffer;
+  #pos = 0;
+
+  constructor(initialBytes = 1 << 20) {
+    this.#buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /**
+   * Writes `batch.records[indexes[i]]` for i < count (every record in order when `indexes` is
+   * undefined) and returns the records section.
+   */
+  encodeRecords(batch: Batch, indexes: Int32Array | undefined, count: number): Buffer {
+    this.#pos = 0;
+    const { records, headers } = batch;
+    for (let i = 0; i < count; i++) {
+      const at = indexes === undefined ? i : (indexes[i] as number);
+      const r = records[at];
+      if (r === undefined) continue;
+      this.#record(i, r.key, r.value, headers?.[at]);
+    }
+    return this.#buf.subarray(0, this.#pos);
+  }
+
+  #record(
+    offsetDelta: number,
+    key: string | null,
+    value: string,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void {
+    // Worst case of the body: every UTF-16 unit as 3 bytes, plus the fixed fields and prefixes.
+    let worst = 3 * value.length + (key === null ? 0 : 3 * key.length) + 32;
+    if (headers !== undefined)
+      for (const k in headers) worst += 3 * (k.length + (headers[k] as string).length) + 10;
+    this.#ensure(worst);
+    // The body's size guessed from UTF-16 lengths (a lower bound of the UTF-8 size); only the
+    // width of its varint matters, and it is corrected below when the text turns out longer.
+    const start = this.#pos;
+    const prefixGuess = varintSize(value.length + (key === null ? 0 : key.length) + 6);
+    let p = start + prefixGuess;
+    const buf = this.#buf;
+    buf[p++] = 0; // attributes
+    buf[p++] = 0; // timestampDelta
+    p = this.#varint(p, offsetDelta);
+    if (key === null)
+      buf[p++] = 1; // -1 zigzagged
+    else p = this.#text(p, key);
+    p = this.#text(p, value);
+    if (headers === undefined) buf[p++] = 0;
+    else {
+      const names = Object.keys(headers);
+      p = this.#varint(p, names.length);
+      for (const name of names) {
+        p = this.#text(p, name);
+        p = this.#text(p, headers[name] as string);
+      }
+    }
+    const bodyLength = p - start - prefixGuess;
+    const prefix = varintSize(bodyLength);
+    if (prefix !== prefixGuess) {
+      buf.copyWithin(start + prefix, start + prefixGuess, p);
+      p += prefix - prefixGuess;
+    }
+    this.#varint(start, bodyLength);
+    this.#pos = p;
+  }
+
+  /** Writes a varint-length-prefixed UTF-8 string at p; returns the position after it. */
+  #text(p: number, s: string): number {
+    const buf = this.#buf;
+    const guess = varintSize(s.length);
+    const written = buf.write(s, p + guess);
+    const width = varintSize(written);
+    if (width !== guess) buf.copyWithin(p + width, p + guess, p + guess + written);
+    this.#varint(p, written);
+    return p + width + written;
+  }
+
+  #varint(p: number, value: number): number {
+    const buf = this.#buf;
+    let v = ((value << 1) ^ (value >> 31)) >>> 0;
+    while (v > 0x7f) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    return p;
+  }
+
+  #ensure(extra: number): void {
+    const need = this.#pos + extra;
+    if (need <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(need, 2 * this.#buf.length));
+    this.#buf.copy(bigger, 0, 0, this.#pos);
+    this.#buf = bigger;
+  }
+}
+
+/**
+ * Frames a records section (already compressed when `codec` is not `none`) as one record batch:
+ * a new Buffer holding the header, then the records, with the CRC set.
+ */
+export function frameRecordBatch(
+  records: Uint8Array,
+  count: number,
+  codec: CodecName,
+  header: RecordBatchHeader,
+): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_BATCH_HEADER + records.length);
+  out.writeBigInt64BE(0n, 0);
+  out.writeInt32BE(out.length - 12, 8);
+  out.writeInt32BE(-1, 12);
+  out.writeInt8(2, 16);
+  out.writeInt16BE(CODEC_ID[codec], ATTRIBUTES_OFFSET);
+  out.writeInt32BE(count - 1, 23);
+  out.writeBigInt64BE(BigInt(header.timestamp), 27);
+  out.writeBigInt64BE(BigInt(header.timestamp), 35);
+  out.writeBigInt64BE(header.producerId, 43);
+  out.writeInt16BE(header.producerEpoch, 51);
+  out.writeInt32BE(header.baseSequence, 53);
+  out.writeInt32BE(count, 57);
+  out.set(records, RECORD_BATCH_HEADER);
+  out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_OFFSET)) >>> 0, CRC_OFFSET);
+  return out;
+}

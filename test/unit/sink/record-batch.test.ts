@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { crc32c as libraryCrc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
+import type { LineChunk } from '../../../src/model/line-chunk.ts';
+import type { OutRecord } from '../../../src/model/record.ts';
+import type { Batch } from '../../../src/sink/producer-port.ts';
+import { frameRecordBatch, RECORD_BATCH_HEADER, RecordsEncoder } from '../../../src/sink/record-batch.ts';
+
+const chunk = {} as LineChunk;
+
+function batchOf(
+  values: readonly string[],
+  key: string | null = 'host-1',
+  headers?: Batch['headers'],
+): Batch {
+  const records: OutRecord[] = values.map((value) => ({ topic: 't', key, value, chunk }));
+  return { topic: 't', records, bytes: 0, headers };
+}
+
+/** Decodes with @platformatic/kafka's reader: an independent implementation of the format. */
+function decode(framed: Buffer) {
+  return readRecordsBatch(Reader.from(framed));
+}
+
+const header = { producerId: 42n, producerEpoch: 3, baseSequence: 7, timestamp: 1_764_000_000_123 };
+
+test('records round-trip through an independent decoder, with the header fields set', () => {
+  const values = ['{"a":1}', 'x'.repeat(300), '', '{"msg":"grüße, 日本語 and 🙂"}'];
+  const enc = new RecordsEncoder(64);
+  const section = enc.encodeRecords(batchOf(values), undefined, values.length);
+  const framed = frameRecordBatch(section, values.length, 'none', header);
+  const got = decode(framed);
+  assert.equal(got.magic, 2);
+  assert.equal(got.length, framed.length - 12);
+  assert.equal(got.producerId, 42n);
+  assert.equal(got.producerEpoch, 3);
+  assert.equal(got.firstSequence, 7);
+  assert.equal(got.lastOffsetDelta, values.length - 1);
+  assert.equal(got.firstTimestamp, 1_764_000_000_123n);
+  assert.equal(got.attributes, 0);
+  assert.equal(got.crc, libraryCrc32c(framed.subarray(21)) >>> 0);
+  assert.deepEqual(
+    got.records.map((r) => String(r.value)),
+    values,
+  );
+  assert.deepEqual(
+    got.records.map((r) => r.offsetDelta),
+    [0, 1, 2, 3],
+  );
+  for (const r of got.records) assert.equal(String(r.key), 'host-1');
+});
+
+test('a null key is encoded as length -1, and headers as key/value pairs', () => {
+  const b = batchOf(['v1', 'v2'], null, [{ origin: 'file.log', 'x-é': 'ü' }, undefined]);
+  const section = new RecordsEncoder().encodeRecords(b, undefined, 2);
+  const got = decode(frameRecordBatch(section, 2, 'none', header));
+  // The library reads a null key as an empty buffer; the length byte tells null from empty.
+  // length, attributes, timestampDelta, offsetDelta, then the key's length.
+  assert.equal(section[4], 1, 'zigzag(-1) as the key length');
+  assert.deepEqual(
+    got.records[0]?.headers.map(([k, v]) => [String(k), String(v)]),
+    [
+      ['origin', 'file.log'],
+      ['x-é', 'ü'],
+    ],
+  );
+  assert.deepEqual(got.records[1]?.headers, []);
+});
+
+test('length prefixes widen when the UTF-8 text crosses a varint boundary its UTF-16 length did not', () => {
+  // 63 UTF-16 units fit a one-byte zigzag varint; as UTF-8 (2 bytes each) they need two.
+  // Likewise the record around them, and a value around 8,191 units (two bytes vs three).
+  const values = [
+    'é'.repeat(63),
+    'a'.repeat(60),
+    'é'.repeat(8_000),
+    `${'a'.repeat(8_180)}é`,
+    '🙂'.repeat(40),
+  ];
+  const section = new RecordsEncoder(16).encodeRecords(batchOf(values, 'ké'), undefined, values.length);
+  const got = decode(frameRecordBatch(section, values.length, 'none', header));
+  assert.deepEqual(
+    got.records.map((r) => String(r.value)),
+    values,
+  );
+  for (const r of got.records) assert.equal(String(r.key), 'ké');
+});
+
+test('a subset of records, in the order of the indexes', () => {
+  const values = ['r0', 'r1', 'r2', 'r3', 'r4'];
+  const section = new RecordsEncoder().encodeRecords(batchOf(values), Int32Array.of(1, 3, 4), 3);
+  const got = decode(frameRecordBatch(section, 3, 'none', header));
+  assert.deepEqual(
+    got.records.map((r) => String(r.value)),
+    ['r1', 'r3', 'r4'],
+  );
+  assert.equal(got.lastOffsetDelta, 2);
+});
+
+test('the encoder reuses its buffer: a later batch overwrites the earlier view', () => {
+  const enc = new RecordsEncoder(1024);
+  const first = enc.encodeRecords(batchOf(['first']), undefined, 1);
+  const firstCopy = Buffer.from(first);
+  const second = enc.encodeRecords(batchOf(['later']), undefined, 1);
+  assert.equal(first.buffer, second.buffer);
+  assert.notDeepEqual(Buffer.from(second), firstCopy);
+});
+
+test('a compressed records section is framed with the codec bits and its record count', () => {
+  const fake = Buffer.from('compressed bytes');
+  const framed = frameRecordBatch(fake, 9, 'lz4', {
+    producerId: -1n,
+    producerEpoch: -1,
+    baseSequence: -1,
+    timestamp: 1,
+  });
+  assert.equal(framed.readInt16BE(21), 3);
+  assert.equal(framed.readInt32BE(57), 9);
+  assert.equal(framed.readBigInt64BE(43), -1n);
+  assert.equal(framed.readInt32BE(53), -1);
+  assert.deepEqual(framed.subarray(RECORD_BATCH_HEADER), fake);
+});
