@@ -33,8 +33,7 @@ import { evaluateReadiness } from './observe/readiness.ts';
 import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
 import { compressionStats } from './sink/codecs/index.ts';
-import { KafkaProducer } from './sink/kafka-producer.ts';
-import { PlatformaticProducer } from './sink/platformatic-producer.ts';
+import { createProducer } from './sink/create-producer.ts';
 import type { Batch, ProducerPort } from './sink/producer-port.ts';
 import { StdoutProducer } from './sink/stdout-producer.ts';
 import { spoolOptionsFromConfig } from './spool/spool-config.ts';
@@ -106,12 +105,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       version: opts.version,
     });
     this.#producer =
-      opts.producer ??
-      (opts.dryRun
-        ? new StdoutProducer()
-        : config.sink.kafka.client === 'platformatic'
-          ? new PlatformaticProducer(config.sink.kafka, opts.log)
-          : new KafkaProducer(config.sink.kafka, opts.log));
+      opts.producer ?? (opts.dryRun ? new StdoutProducer() : createProducer(config.sink.kafka, opts.log));
     this.#memory = new MemoryBound(config.buffer.max_bytes, this.#clock);
     // No spool for a dry run: nothing is ever undeliverable on stdout.
     const spool =

@@ -4,8 +4,8 @@ import { ExitCode, type LogferryError } from '../model/errors.ts';
 import type { LineChunk } from '../model/line-chunk.ts';
 import type { Logger } from '../observe/logger.ts';
 import { type ClassifyContext, classifySendError, type ProducerFailure } from './classify.ts';
+import { createProducer } from './create-producer.ts';
 import { kafkaClientConfig, securityProtocol } from './kafka-client.ts';
-import { KafkaProducer } from './kafka-producer.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 
 /** One line of the report: what was checked, how it went, and the detail (with the fix when not ok). */
@@ -129,7 +129,7 @@ export async function checkConnection(
 
   if (opts.produce && exitCode === ExitCode.ok) {
     const topic = topics[0];
-    const producer = new KafkaProducer(config, opts.log);
+    const producer = createProducer(config, opts.log);
     try {
       await producer.connect();
       const value = JSON.stringify({

@@ -112,9 +112,9 @@ export const KafkaSinkSchema = Type.Object(
       description: 'Default topic for records whose source names none.',
     }),
     client: Type.Union([Type.Literal('kafkajs'), Type.Literal('platformatic')], {
-      default: 'kafkajs',
+      default: 'platformatic',
       description:
-        'Kafka client library behind the producer: kafkajs (the default), or @platformatic/kafka (about 2.5x the records per CPU-second in docs/benchmarks.md). Both honour every setting of this section.',
+        'Kafka client library behind the producer: platformatic (the default: @platformatic/kafka for connections, authentication and metadata, with record batches encoded by logferry; about half the CPU per GiB of kafkajs in docs/benchmarks.md), or kafkajs. Both honour every setting of this section.',
     }),
     client_id: Type.String({
       default: 'logferry',
