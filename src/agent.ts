@@ -34,7 +34,7 @@ import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
 import { compressionStats } from './sink/codecs/index.ts';
 import { createProducer } from './sink/create-producer.ts';
-import type { Batch, ProducerPort } from './sink/producer-port.ts';
+import { type Batch, forEachChunk, type ProducerPort, recordCount } from './sink/producer-port.ts';
 import { StdoutProducer } from './sink/stdout-producer.ts';
 import { spoolOptionsFromConfig } from './spool/spool-config.ts';
 import { SpoolingSender } from './spool/spooling-sender.ts';
@@ -64,6 +64,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   readonly #clock: Clock;
   readonly #producer: ProducerPort;
   readonly #memory: MemoryBound;
+  /** What a prepared batch charged on the memory bound (its values are not kept to recount). */
+  readonly #preparedCost = new WeakMap<Batch, number>();
   readonly #batcher: Batcher;
   readonly #sender: SpoolingSender;
   readonly #tailer: Tailer;
@@ -139,7 +141,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       config.batch,
       (batch) => {
         this.metrics.observeBatch(batch.records.length, batch.bytes);
-        this.#sender.enqueue(batch);
+        this.#sender.enqueue(this.#prepare(batch));
       },
       this.#clock,
     );
@@ -327,6 +329,34 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#memory.charge(cost);
   }
 
+  /**
+   * Lets the producer encode a closed batch now (its record strings then die young), keeping the
+   * batch's charge on the memory bound, which `#releaseBatch` needs without decoding it.
+   */
+  #prepare(batch: Batch): Batch {
+    const prepare = this.#producer.prepare;
+    if (prepare === undefined) return batch;
+    const prepared = prepare.call(this.#producer, batch);
+    if (prepared !== batch) {
+      let cost = 0;
+      for (const record of batch.records) cost += recordCost(record);
+      this.#preparedCost.set(prepared, cost);
+    }
+    return prepared;
+  }
+
+  /** Drops a batch's references on its chunks and its charge on the memory bound. */
+  #releaseBatch(batch: Batch): void {
+    const cost = this.#preparedCost.get(batch);
+    if (cost === undefined) {
+      this.#releaseRecords(batch.records);
+      return;
+    }
+    this.#preparedCost.delete(batch);
+    forEachChunk(batch, (chunk) => releaseChunk(chunk, this));
+    this.#memory.release(cost);
+  }
+
   /** Drops the records' references on their chunks and their charge on the memory bound. */
   #releaseRecords(records: readonly OutRecord[]): void {
     let cost = 0;
@@ -419,9 +449,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
 
   /** Durable in the spool: the records' chunks are released as if delivered ('spooled'). */
   #onSpooled(batch: Batch): void {
-    const { records } = batch;
-    this.stats.records_spooled += records.length;
-    this.#releaseRecords(records);
+    this.stats.records_spooled += recordCount(batch);
+    this.#releaseBatch(batch);
   }
 
   /** A batch replayed from the spool reached Kafka; its chunks were released when it was spooled. */
@@ -444,12 +473,12 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   }
 
   #onDelivered(batch: Batch): void {
-    const { records } = batch;
-    this.stats.records_delivered += records.length;
+    const n = recordCount(batch);
+    this.stats.records_delivered += n;
     const t = this.#topicTotals(batch.topic);
-    t.records_sent += records.length;
+    t.records_sent += n;
     t.bytes_sent += batch.bytes;
-    this.#releaseRecords(records);
+    this.#releaseBatch(batch);
   }
 
   /** Records the broker refused for good, now safe in the dead-letter topic: their lines are done. */
@@ -461,7 +490,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       { code: error.error.code, reason: error.reason, topic: batch.topic, records: records.length },
       'records sent to the dead-letter topic',
     );
-    this.#releaseRecords(records);
+    this.#releaseBatch(batch);
   }
 
   #onRejected(batch: Batch, error: ClassifiedError): void {
@@ -482,6 +511,6 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       },
       `records dropped: ${error.error.message}`,
     );
-    this.#releaseRecords(records);
+    this.#releaseBatch(batch);
   }
 }

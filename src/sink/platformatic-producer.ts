@@ -15,7 +15,7 @@ import { codecs, compressionStats } from './codecs/index.ts';
 import { ZSTD_LEVEL } from './codecs/zstd.ts';
 import { kafkaClientConfig } from './kafka-client.ts';
 import type { Batch, ProducerPort } from './producer-port.ts';
-import { frameRecordBatch, type RecordBatchHeader, RecordsEncoder } from './record-batch.ts';
+import { frameRecordBatch, PreparedBatch, type RecordBatchHeader, RecordsEncoder } from './record-batch.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 
 /**
@@ -50,6 +50,9 @@ interface EncodedPartition {
   /** One framed record batch. */
   bytes: Buffer;
 }
+
+/** A partition, the indexes of the batch's records that go to it (all: undefined), their count. */
+type PartitionGroup = [number, Int32Array | undefined, number];
 
 interface EncodedBatch {
   partitionCount: number;
@@ -327,6 +330,8 @@ export class PlatformaticProducer implements ProducerPort {
   /** What a batch was sent as at its first attempt, for its retries. */
   readonly #encoded = new WeakMap<Batch, EncodedBatch>();
   readonly #encoder = new RecordsEncoder();
+  /** `prepare` runs between the awaits of a send, so it has an encoder of its own. */
+  readonly #prepareEncoder = new RecordsEncoder();
   #encoderBusy = false;
 
   constructor(config: KafkaSinkConfig, log: Logger) {
@@ -478,52 +483,49 @@ export class PlatformaticProducer implements ProducerPort {
     });
   }
 
+  /**
+   * Encodes a closed batch's records now, into a Buffer of its own, when they share one key (one
+   * partition whatever the partition count); batches with several keys or with headers are
+   * encoded at send time.
+   */
+  prepare(batch: Batch): Batch {
+    const { records } = batch;
+    if (batch.headers !== undefined || records.length === 0 || batch instanceof PreparedBatch) return batch;
+    const key = (records[0] as OutRecord).key;
+    for (let i = 1; i < records.length; i++) if ((records[i] as OutRecord).key !== key) return batch;
+    const section = this.#prepareEncoder.encodeRecords(batch, undefined, records.length);
+    return new PreparedBatch(batch, Buffer.from(section));
+  }
+
   /** Maps the records to partitions and encodes one compressed record batch per partition. */
   async #encode(batch: Batch, partitionCount: number): Promise<EncodedBatch> {
     const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>;
     const producerId = producer.producerId;
-    const { records } = batch;
-    const n = records.length;
     // Records without a key go to one partition per batch, the next one each time (Java's
     // sticky partitioner): one record batch, compressed as a whole, instead of one per partition.
     this.#sticky = (this.#sticky + 1) % partitionCount;
-    const first = this.#partitionOf(records[0]?.key ?? null, partitionCount);
-    let single = true;
-    let partitionOf: Int32Array | undefined;
-    for (let i = 1; i < n; i++) {
-      const p = this.#partitionOf((records[i] as OutRecord).key, partitionCount);
-      if (partitionOf === undefined) {
-        if (p === first) continue;
-        single = false;
-        partitionOf = new Int32Array(n).fill(first, 0, i);
-      }
-      partitionOf[i] = p;
-    }
-    const groups: [number, Int32Array | undefined, number][] = [];
-    if (single || partitionOf === undefined) groups.push([first, undefined, n]);
-    else {
-      const counts = new Map<number, number>();
-      for (let i = 0; i < n; i++)
-        counts.set(partitionOf[i] as number, (counts.get(partitionOf[i] as number) ?? 0) + 1);
-      for (const [p, count] of counts) {
-        const indexes = new Int32Array(count);
-        let k = 0;
-        for (let i = 0; i < n; i++) if (partitionOf[i] === p) indexes[k++] = i;
-        groups.push([p, indexes, count]);
-      }
-    }
+    const groups = batch instanceof PreparedBatch ? undefined : this.#groups(batch, partitionCount);
     const idempotent = this.#options.idempotent === true && producerId !== undefined;
     const parts: EncodedPartition[] = [];
     const timestamp = Date.now();
-    for (const [partition, indexes, count] of groups) {
+    const count = groups === undefined ? 1 : groups.length;
+    for (let g = 0; g < count; g++) {
+      const [partition, indexes, n] =
+        groups === undefined
+          ? [
+              this.#partitionOf((batch as PreparedBatch).key, partitionCount),
+              undefined,
+              (batch as PreparedBatch).count,
+            ]
+          : (groups[g] as PartitionGroup);
       let baseSequence = -1;
       if (idempotent) {
         const key = `${batch.topic}\0${partition}`;
         baseSequence = this.#sequences.get(key) ?? 0;
         // Sequences wrap at 2^31, as Java's producer does.
-        this.#sequences.set(key, (baseSequence + count) % 0x80000000);
+        this.#sequences.set(key, (baseSequence + n) % 0x80000000);
       }
-      const bytes = await this.#recordBatch(batch, indexes, count, {
+      const bytes = await this.#recordBatch(batch, indexes, n, {
         producerId: idempotent ? (producerId as bigint) : -1n,
         producerEpoch: idempotent ? (producer.producerEpoch ?? 0) : -1,
         baseSequence,
@@ -534,29 +536,62 @@ export class PlatformaticProducer implements ProducerPort {
     return { partitionCount, producerId, producerEpoch: producer.producerEpoch, parts };
   }
 
+  /** The partitions a plain batch's records map to, with the records of each, in order. */
+  #groups(batch: Batch, partitionCount: number): PartitionGroup[] {
+    const { records } = batch;
+    const n = records.length;
+    const first = this.#partitionOf(records[0]?.key ?? null, partitionCount);
+    let partitionOf: Int32Array | undefined;
+    for (let i = 1; i < n; i++) {
+      const p = this.#partitionOf((records[i] as OutRecord).key, partitionCount);
+      if (partitionOf === undefined) {
+        if (p === first) continue;
+        partitionOf = new Int32Array(n).fill(first, 0, i);
+      }
+      partitionOf[i] = p;
+    }
+    if (partitionOf === undefined) return [[first, undefined, n]];
+    const counts = new Map<number, number>();
+    for (let i = 0; i < n; i++)
+      counts.set(partitionOf[i] as number, (counts.get(partitionOf[i] as number) ?? 0) + 1);
+    const groups: PartitionGroup[] = [];
+    for (const [p, count] of counts) {
+      const indexes = new Int32Array(count);
+      let k = 0;
+      for (let i = 0; i < n; i++) if (partitionOf[i] === p) indexes[k++] = i;
+      groups.push([p, indexes, count]);
+    }
+    return groups;
+  }
+
   async #recordBatch(
     batch: Batch,
     indexes: Int32Array | undefined,
     count: number,
     header: RecordBatchHeader,
   ): Promise<Buffer> {
+    if (batch instanceof PreparedBatch) return this.#frame(batch.section, count, header);
     // The encoder's buffer is reused; a send that overlaps another (a dead-letter send while the
     // spool replays) gets its own.
     const encoder = this.#encoderBusy ? new RecordsEncoder(batch.bytes + 64 * count) : this.#encoder;
     const mine = encoder === this.#encoder;
     if (mine) this.#encoderBusy = true;
     try {
-      const section = encoder.encodeRecords(batch, indexes, count);
-      const codec = this.#config.compression;
-      if (codec === 'none') return frameRecordBatch(section, count, codec, header);
-      const compressed = await codecs[codec].compress(section);
-      compressionStats.batches_compressed++;
-      compressionStats.uncompressed_bytes += section.length;
-      compressionStats.compressed_bytes += compressed.length;
-      return frameRecordBatch(compressed, count, codec, header);
+      return await this.#frame(encoder.encodeRecords(batch, indexes, count), count, header);
     } finally {
       if (mine) this.#encoderBusy = false;
     }
+  }
+
+  /** Compresses a records section with the sink's codec and frames it as a record batch. */
+  async #frame(section: Buffer, count: number, header: RecordBatchHeader): Promise<Buffer> {
+    const codec = this.#config.compression;
+    if (codec === 'none') return frameRecordBatch(section, count, codec, header);
+    const compressed = await codecs[codec].compress(section);
+    compressionStats.batches_compressed++;
+    compressionStats.uncompressed_bytes += section.length;
+    compressionStats.compressed_bytes += compressed.length;
+    return frameRecordBatch(compressed, count, codec, header);
   }
 
   #partitionOf(key: string | null, partitionCount: number): number {

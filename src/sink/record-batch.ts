@@ -19,6 +19,8 @@
  * is written: the prefix's width is guessed from the string's UTF-16 length (never more than its
  * UTF-8 length) and the text is moved along in the rare case the real length needs a wider varint.
  */
+import type { LineChunk } from '../model/line-chunk.ts';
+import type { OutRecord } from '../model/record.ts';
 import { crc32c } from '../spool/crc32c.ts';
 import type { Batch } from './producer-port.ts';
 
@@ -182,4 +184,76 @@ export function frameRecordBatch(
   out.set(records, RECORD_BATCH_HEADER);
   out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_OFFSET)) >>> 0, CRC_OFFSET);
   return out;
+}
+
+/**
+ * A batch whose records were encoded when it closed (`ProducerPort.prepare`), so the records'
+ * JSON strings die young instead of waiting in the send queue: what waits is one Buffer. Only
+ * batches whose records share one key are prepared (one key means one partition, decided at
+ * send time). `records` decodes the Buffer again on first use, for the rare paths that need the
+ * values (spooling, splitting, dead-lettering, rejection logs); the send and acknowledgement paths
+ * use `count` and `chunks`.
+ */
+export class PreparedBatch implements Batch {
+  readonly topic: string;
+  readonly bytes: number;
+  readonly key: string | null;
+  readonly count: number;
+  /** The uncompressed records section, offset deltas 0 .. count-1, no headers. */
+  readonly section: Buffer;
+  /** `records[i].chunk`. */
+  readonly chunks: readonly LineChunk[];
+  #records: OutRecord[] | undefined;
+
+  constructor(batch: Batch, section: Buffer) {
+    this.topic = batch.topic;
+    this.bytes = batch.bytes;
+    const records = batch.records;
+    this.count = records.length;
+    this.key = records[0]?.key ?? null;
+    this.section = section;
+    const chunks = new Array<LineChunk>(records.length);
+    for (let i = 0; i < records.length; i++) chunks[i] = (records[i] as OutRecord).chunk;
+    this.chunks = chunks;
+  }
+
+  get records(): readonly OutRecord[] {
+    this.#records ??= decodeValues(this.section, this.count).map((value, i) => ({
+      topic: this.topic,
+      key: this.key,
+      value,
+      chunk: this.chunks[i] as LineChunk,
+    }));
+    return this.#records;
+  }
+}
+
+/** The values of a records section written by RecordsEncoder (no headers), in order. */
+export function decodeValues(section: Buffer, count: number): string[] {
+  const values = new Array<string>(count);
+  let p = 0;
+  const varint = (): number => {
+    let shift = 0;
+    let v = 0;
+    for (;;) {
+      const b = section[p++] as number;
+      v |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) break;
+      shift += 7;
+    }
+    return (v >>> 1) ^ -(v & 1);
+  };
+  for (let i = 0; i < count; i++) {
+    varint(); // record length
+    p++; // attributes
+    varint(); // timestamp delta
+    varint(); // offset delta
+    const keyLength = varint();
+    if (keyLength > 0) p += keyLength;
+    const valueLength = varint();
+    values[i] = section.toString('utf8', p, p + valueLength);
+    p += valueLength;
+    varint(); // header count (0)
+  }
+  return values;
 }

@@ -8,7 +8,7 @@ import {
   tooLargeAtBroker,
   tooLargeBeforeSend,
 } from './dead-letter.ts';
-import type { Batch, ProducerPort } from './producer-port.ts';
+import { type Batch, type ProducerPort, recordCount } from './producer-port.ts';
 import { backoffDelay } from './retry.ts';
 import type { RetryConfig } from './sink-config.ts';
 
@@ -179,7 +179,7 @@ export class Sender {
       }
       attempt = 0;
       this.stats.batches_sent++;
-      this.stats.records_sent += batch.records.length;
+      this.stats.records_sent += recordCount(batch);
       this.stats.bytes_sent += batch.bytes;
       this.#opts.onDelivered(batch);
     }

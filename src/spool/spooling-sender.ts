@@ -25,7 +25,7 @@ import { type Clock, systemClock } from '../model/clock.ts';
 import type { Logger } from '../observe/logger.ts';
 import { type ClassifiedError, classifySendError } from '../sink/classify.ts';
 import type { CompressionName } from '../sink/codecs/index.ts';
-import type { Batch, ProducerPort } from '../sink/producer-port.ts';
+import { type Batch, type ProducerPort, recordCount } from '../sink/producer-port.ts';
 import { backoffDelay } from '../sink/retry.ts';
 import { type BrokerState, Sender, type SenderOptions } from '../sink/sender.ts';
 import type { RetryConfig } from '../sink/sink-config.ts';
@@ -121,7 +121,7 @@ export class SpoolingSender {
           this.#opts.onSpooled?.(batch);
         } else {
           this.stats.batches_sent++;
-          this.stats.records_sent += batch.records.length;
+          this.stats.records_sent += recordCount(batch);
           this.stats.bytes_sent += batch.bytes;
           this.#opts.onDelivered(batch);
         }

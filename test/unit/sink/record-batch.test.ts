@@ -3,8 +3,14 @@ import { test } from 'node:test';
 import { crc32c as libraryCrc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
 import type { LineChunk } from '../../../src/model/line-chunk.ts';
 import type { OutRecord } from '../../../src/model/record.ts';
-import type { Batch } from '../../../src/sink/producer-port.ts';
-import { frameRecordBatch, RECORD_BATCH_HEADER, RecordsEncoder } from '../../../src/sink/record-batch.ts';
+import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
+import {
+  decodeValues,
+  frameRecordBatch,
+  PreparedBatch,
+  RECORD_BATCH_HEADER,
+  RecordsEncoder,
+} from '../../../src/sink/record-batch.ts';
 
 const chunk = {} as LineChunk;
 
@@ -119,4 +125,27 @@ test('a compressed records section is framed with the codec bits and its record 
   assert.equal(framed.readBigInt64BE(43), -1n);
   assert.equal(framed.readInt32BE(53), -1);
   assert.deepEqual(framed.subarray(RECORD_BATCH_HEADER), fake);
+});
+
+test('a prepared batch keeps the chunks and count, and decodes its values only when asked', () => {
+  const values = ['{"a":"b"}', 'grüße 🙂', 'x'.repeat(9_000)];
+  const chunkA = { fileId: 'a' } as LineChunk;
+  const chunkB = { fileId: 'b' } as LineChunk;
+  const records: OutRecord[] = values.map((value, i) => ({
+    topic: 't',
+    key: 'k',
+    value,
+    chunk: i === 0 ? chunkA : chunkB,
+  }));
+  const plain: Batch = { topic: 't', records, bytes: 123 };
+  const section = Buffer.from(new RecordsEncoder(32).encodeRecords(plain, undefined, records.length));
+  const prepared = new PreparedBatch(plain, section);
+  assert.equal(prepared.count, 3);
+  assert.equal(prepared.bytes, 123);
+  assert.equal(prepared.key, 'k');
+  assert.deepEqual(prepared.chunks, [chunkA, chunkB, chunkB]);
+  assert.equal(recordCount(prepared), 3);
+  assert.deepEqual(decodeValues(section, 3), values);
+  assert.deepEqual(prepared.records, records);
+  assert.equal(prepared.records, prepared.records, 'decoded once');
 });
