@@ -104,3 +104,51 @@ describe('isoTime', () => {
     for (const ms of samples) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
   });
 });
+
+describe('jsonString', () => {
+  it('equals JSON.stringify for quotes, backslashes, control characters, surrogates and plain text', async () => {
+    const { jsonString } = await import('../../../src/enrich/enricher.ts');
+    const samples = [
+      '',
+      'plain text with nothing to escape',
+      'say "hi"',
+      'C:\\path',
+      'tab\there',
+      'nul\u0000 us\u001f del\u007f',
+      'latin1 zoë müller',
+      'pair 😀 ok',
+      'lone high \ud83d end',
+      'lone low \ude00 end',
+      '\u2028\u2029',
+    ];
+    const alphabet = ['a', ' ', '"', '\\', '\n', '\u0001', '\u001f', ' ', 'é', '€', '\ud83d', '\ude00', '/'];
+    let x = 4242;
+    for (let i = 0; i < 3000; i++) {
+      let s = '';
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const len = x % 24;
+      for (let k = 0; k < len; k++) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        s += alphabet[x % alphabet.length];
+      }
+      samples.push(s);
+    }
+    for (const s of samples) assert.equal(jsonString(s), JSON.stringify(s), JSON.stringify(s));
+  });
+
+  it('gives the same record bytes for a message with nothing to escape as for one that needs escaping', () => {
+    const enr = createEnricher({ name: 'app', service: 'checkout' }, { default_topic: 'logs' }, {});
+    const fe = enr.forFile('/var/log/app/app.log', 'dev1:ino42:fp0');
+    const evs = decodeOne(['GET /index.html 200 12ms', 'GET "/q" 200']);
+    for (const ev of evs) {
+      const v = fe.toRecord(ev).value;
+      const m = JSON.stringify(ev.message);
+      assert.equal(
+        v,
+        `{"@timestamp":"2024-01-02T03:04:05.678Z","message":${m},"host":{"name":${JSON.stringify(enr.hostName)}},` +
+          `"service":{"name":"checkout"},"log":{"file":{"path":"/var/log/app/app.log"},"offset":${ev.offset}},` +
+          `"event":{"id":${JSON.stringify(JSON.parse(v).event.id)}},"schema_version":1}`,
+      );
+    }
+  });
+});
