@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { enableCompileCache } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 // The CLI is TypeScript run by Node's type stripping (Node >= 22.18, 23.6 or 24), with no build step.
@@ -32,4 +34,15 @@ if (
 }
 // V8 flags that take effect at run time (e.g. --heap-growing-percent=50: less memory, more GC CPU).
 if (process.env.LOGFERRY_V8_FLAGS) setFlagsFromString(process.env.LOGFERRY_V8_FLAGS);
+// Node strips the types of each .ts module with a WebAssembly compiler that, once loaded, stays in
+// memory: ~20 MiB of the idle agent's RSS. The compile cache keeps the stripped code (and V8's code
+// cache) on disk, so a start whose modules are all cached never loads it (idle RSS 143 -> 119 MiB).
+// The cache lives in the checkout's own .cache/ rather than in a shared /tmp, whose entries another
+// local user could plant: whoever can write there can already change the code. Where the agent may
+// not write (a root-owned install), the cache is silently off; NODE_COMPILE_CACHE names another
+// directory; NODE_DISABLE_COMPILE_CACHE=1 (or LOGFERRY_NODE_DEFAULTS=0) turns it off.
+if (process.env.LOGFERRY_NODE_DEFAULTS !== '0')
+  enableCompileCache(
+    process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../.cache/node-compile-cache', import.meta.url)),
+  );
 await import('../src/cli/main.ts');

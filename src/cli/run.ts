@@ -1,4 +1,5 @@
 import { type Stats, unwatchFile, watchFile } from 'node:fs';
+import { flushCompileCache } from 'node:module';
 import { Agent } from '../agent.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -50,6 +51,9 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   };
   if (opts.watchConfig) watchFile(opts.config, { interval: WATCH_INTERVAL_MS }, onFileChange);
   await started;
+  // Every module of this configuration is loaded by now (the Kafka client too): written now, the
+  // compile cache (bin/logferry.js) serves the next start even if this process never exits cleanly.
+  flushCompileCache();
   const signal = await stopSignal;
   process.off('SIGHUP', onHup);
   // Ignored from now on rather than fatal (Node's default for SIGHUP is to exit).

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -11,8 +11,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let runs = 0;
 
-/** Starts `run` (no broker listens: it keeps running); its command line once the agent started. */
-async function runCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
+function writeConfig(): { config: string; data: string } {
   const data = join(dir, `data-${++runs}`);
   const config = join(dir, `logferry-${runs}.yaml`);
   writeFileSync(
@@ -24,6 +23,12 @@ async function runCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
       'log: { level: error }',
     ].join('\n'),
   );
+  return { config, data };
+}
+
+/** Starts `run` (no broker listens: it keeps running); its command line once the agent started. */
+async function runCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const { config, data } = writeConfig();
   const child = spawn(process.execPath, [BIN, 'run', '--config', config], {
     env: { ...process.env, ...env },
     stdio: 'ignore',
@@ -56,4 +61,39 @@ test('LOGFERRY_NODE_DEFAULTS=0 or a size chosen by the user is left alone', {
   assert.ok(!(await runCommandLine({ LOGFERRY_NODE_DEFAULTS: '0' })).includes('--max-semi-space-size=4'));
   const own = await runCommandLine({ NODE_OPTIONS: '--max-semi-space-size=8' });
   assert.ok(!own.includes('--max-semi-space-size=4'), own.join(' '));
+});
+
+/** Files in a compile cache directory (Node keeps them in one subdirectory per Node version). */
+function cachedFiles(cache: string): number {
+  if (!existsSync(cache)) return 0;
+  return readdirSync(cache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+}
+
+test('run writes the compile cache once started, so a killed agent still leaves it for the next start', async () => {
+  const cache = join(dir, 'compile-cache');
+  const { config } = writeConfig();
+  // Node reads NODE_DISABLE_COMPILE_CACHE as set even when empty.
+  const { NODE_DISABLE_COMPILE_CACHE: _off, ...env } = process.env;
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], {
+    env: { ...env, NODE_COMPILE_CACHE: cache },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    // The agent's own modules and the Kafka client's: well over a hundred files.
+    const deadline = Date.now() + 30_000;
+    while (cachedFiles(cache) < 100 && child.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.ok(cachedFiles(cache) >= 100, `${cachedFiles(cache)} files cached while running`);
+  } finally {
+    // SIGKILL: Node's own write at exit never happens, so what is there was flushed after start.
+    child.kill('SIGKILL');
+    await exited;
+  }
+});
+
+test('NODE_DISABLE_COMPILE_CACHE=1 turns the compile cache off', async () => {
+  const cache = join(dir, 'compile-cache-off');
+  await runCommandLine({ NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '1' });
+  assert.equal(cachedFiles(cache), 0);
 });
