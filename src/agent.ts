@@ -132,6 +132,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       onRejected: (batch, error) => this.#onRejected(batch, error),
       onAttempt: (seconds, ok) => this.metrics.observeSend(seconds, ok),
       sender: {
+        maxInFlight: this.#producer.maxInFlight,
         maxMessageBytes: config.sink.kafka.max_message_bytes,
         deadLetterTopic: config.sink.kafka.dead_letter?.topic,
         onDeadLettered: (batch, error) => this.#onDeadLettered(batch, error),

@@ -1,5 +1,4 @@
 import { type CompressionTypes, Kafka, type Message, type Producer } from 'kafkajs';
-import { ConfigError } from '../model/errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { type ClassifyContext, classifySendError, ProducerFailure } from './classify.ts';
 import { assertCodecAvailable, registerCodecs, toKafkajsCompression } from './codecs/index.ts';
@@ -14,9 +13,10 @@ const ACKS = { all: -1, 1: 1, 0: 0 } as const;
  * refreshes, leader moves); the engine's sender owns the longer backoff beyond that.
  *
  * In-flight requests: kafkajs keeps ordering and the idempotent producer's sequence numbers right
- * only with one request in flight per connection, so `max_in_flight_requests` above 1 is refused
- * with `idempotent: true` (and acks all). The Sender sends one batch at a time anyway; more in
- * flight only matters for a batch spread over partitions led by one broker.
+ * only with one request in flight per connection, so with `idempotent: true` (and acks all) it is
+ * given 1 whatever `max_in_flight_requests` says (with a warning). This adapter has no
+ * `maxInFlight`, so the Sender sends it one batch at a time; more in flight only matters for a batch
+ * spread over partitions led by one broker.
  */
 export class KafkaProducer implements ProducerPort {
   readonly #config: KafkaSinkConfig;
@@ -36,15 +36,18 @@ export class KafkaProducer implements ProducerPort {
     registerCodecs();
     this.#compression = toKafkajsCompression(config.compression);
     const idempotent = config.idempotent && config.acks === 'all';
-    if (idempotent && config.max_in_flight_requests > 1) {
-      throw new ConfigError(
-        `sink.kafka.max_in_flight_requests is ${config.max_in_flight_requests} but the idempotent producer (kafkajs) keeps order only with 1: set it to 1, or idempotent: false`,
+    let inFlight = config.max_in_flight_requests;
+    if (idempotent && inFlight > 1) {
+      log.warn(
+        { max_in_flight_requests: inFlight },
+        'the kafkajs client keeps order with an idempotent producer only with 1 request in flight: using 1',
       );
+      inFlight = 1;
     }
     const kafka = new Kafka(kafkaClientConfig(config, log));
     this.#producer = kafka.producer({
       idempotent,
-      maxInFlightRequests: config.max_in_flight_requests,
+      maxInFlightRequests: inFlight,
       allowAutoTopicCreation: true,
     });
   }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import zlib from 'node:zlib';
 import type {
   CompressionAlgorithmSpecification,
+  Connection,
   Producer,
   ProducerOptions,
   SASLMechanismValue,
@@ -78,6 +79,9 @@ function producerStateLost(err: unknown): boolean {
 
 const ACKS = { all: -1, 1: 1, 0: 0 } as const;
 
+/** The broker keeps the last 5 batches' sequence numbers per producer and partition (Java's limit too). */
+const MAX_IDEMPOTENT_IN_FLIGHT = 5;
+
 const MECHANISMS: Readonly<Record<string, SASLMechanismValue>> = {
   plain: 'PLAIN',
   'scram-sha-256': 'SCRAM-SHA-256',
@@ -134,9 +138,9 @@ export function platformaticOptions(
   log: Logger,
 ): ProducerOptions<Buffer, Buffer, Buffer, Buffer> {
   const idempotent = config.idempotent && config.acks === 'all';
-  if (idempotent && config.max_in_flight_requests > 1) {
+  if (idempotent && config.max_in_flight_requests > MAX_IDEMPOTENT_IN_FLIGHT) {
     throw new ConfigError(
-      `sink.kafka.max_in_flight_requests is ${config.max_in_flight_requests} but the idempotent producer (@platformatic/kafka) keeps order only with 1: set it to 1, or idempotent: false`,
+      `sink.kafka.max_in_flight_requests is ${config.max_in_flight_requests} but an idempotent producer keeps order with at most ${MAX_IDEMPOTENT_IN_FLIGHT} (the broker remembers 5 batches per producer): set it to ${MAX_IDEMPOTENT_IN_FLIGHT} or less, or idempotent: false`,
     );
   }
   // kafkajs's config, built by the one function that reads PEM and secret files and checks them.
@@ -325,6 +329,11 @@ export class PlatformaticProducer implements ProducerPort {
   /** The partition of the next batch of records without a key. */
   #sticky = -1;
   #staleMetadata = false;
+  /** Settles when the previous send's requests are on their connections. */
+  #turn: Promise<void> = Promise.resolve();
+  /** Moves on when a dispatch fails; sends queued before that fail with its error. */
+  #generation = 0;
+  #dispatchFailure: unknown;
   /** The next sequence number per `topic\0partition` of the idempotent producer. */
   readonly #sequences = new Map<string, number>();
   /** What a batch was sent as at its first attempt, for its retries. */
@@ -334,8 +343,12 @@ export class PlatformaticProducer implements ProducerPort {
   readonly #prepareEncoder = new RecordsEncoder();
   #encoderBusy = false;
 
+  /** Sends the Sender may have in flight: each puts its requests on the wire in call order. */
+  readonly maxInFlight: number;
+
   constructor(config: KafkaSinkConfig, log: Logger) {
     this.#config = config;
+    this.maxInFlight = config.max_in_flight_requests;
     this.#context = {
       tls: config.tls?.enabled === true,
       sasl: config.sasl && { mechanism: config.sasl.mechanism, username: config.sasl.username },
@@ -385,7 +398,29 @@ export class PlatformaticProducer implements ProducerPort {
       }
     }
     try {
-      await this.#produce(batch);
+      // Requests go on the wire in call order, so with several sends in flight a later batch never
+      // overtakes an earlier one (their sequence numbers were given in that order too); only the
+      // waits for the answers overlap.
+      // When a dispatch fails before its batch got its sequence numbers (metadata, connection), a
+      // later batch would take them and be written first: the sends queued behind a failed
+      // dispatch fail too, and the Sender sends them again after the failed one.
+      const generation = this.#generation;
+      const dispatched = this.#turn.then(() => {
+        if (generation !== this.#generation) throw this.#dispatchFailure;
+        return this.#dispatch(batch);
+      });
+      this.#turn = dispatched.then(
+        () => undefined,
+        (err: unknown) => {
+          if (generation !== this.#generation) return;
+          this.#generation++;
+          this.#dispatchFailure = err;
+        },
+      );
+      const answers = await dispatched;
+      // Every request settles before the outcome is known, so a retry never overlaps an attempt.
+      const results = await Promise.allSettled(answers);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
       this.#staleMetadata = false;
     } catch (err) {
       // Leaders move and connections break: the next attempt asks the cluster afresh.
@@ -396,13 +431,13 @@ export class PlatformaticProducer implements ProducerPort {
   }
 
   /**
-   * One produce request per partition leader, each holding one record batch per partition that
-   * the batch's records map to. A retried batch (the Sender sends the same object again) is sent
-   * with the bytes and sequence numbers of its first attempt, so the broker can recognise a
-   * duplicate of one it already wrote; it is encoded anew only when the partition count or the
-   * producer id changed.
+   * Puts one produce request per partition leader on its connection, each holding one record batch
+   * per partition that the batch's records map to, and returns the answers to wait for. A retried
+   * batch (the Sender sends the same object again) is sent with the bytes and sequence numbers of
+   * its first attempt, so the broker can recognise a duplicate of one it already wrote; it is
+   * encoded anew only when the partition count or the producer id changed.
    */
-  async #produce(batch: Batch): Promise<void> {
+  async #dispatch(batch: Batch): Promise<Promise<void>[]> {
     const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>;
     const lib = await loadLibrary();
     const metadata = await producer.metadata({
@@ -431,7 +466,7 @@ export class PlatformaticProducer implements ProducerPort {
       if (list === undefined) byLeader.set(leader, [part]);
       else list.push(part);
     }
-    const requests: Promise<void>[] = [];
+    const answers: Promise<void>[] = [];
     for (const [leader, parts] of byLeader) {
       const broker = metadata.brokers.get(leader);
       if (broker === undefined) {
@@ -439,17 +474,20 @@ export class PlatformaticProducer implements ProducerPort {
           code: 'PLT_KFK_NETWORK',
         });
       }
-      requests.push(this.#request(lib, producer, broker, batch.topic, parts));
+      const connection = await new Promise<Connection>((resolve, reject) =>
+        producer.connections.get(broker, (error, c) =>
+          error || c === undefined ? reject(error) : resolve(c),
+        ),
+      );
+      answers.push(this.#request(lib, connection, batch.topic, parts));
     }
-    // Every request settles before the outcome is known, so a retry never overlaps an attempt.
-    const results = await Promise.allSettled(requests);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    return answers;
   }
 
+  /** Queues one produce request on the connection (in call order); resolves with its answer. */
   #request(
     lib: Library,
-    producer: Producer<Buffer, Buffer, Buffer, Buffer>,
-    broker: { host: string; port: number },
+    connection: Connection,
     topic: string,
     parts: readonly EncodedPartition[],
   ): Promise<void> {
@@ -465,21 +503,15 @@ export class PlatformaticProducer implements ProducerPort {
       writer.appendInt32(part.partition).appendInt32(part.bytes.length).append(part.bytes);
     if (acks === 0) writer.context.noResponse = true;
     return new Promise((resolve, reject) => {
-      producer.connections.get(broker, (error, connection) => {
-        if (error || connection === undefined) {
-          reject(error);
-          return;
-        }
-        connection.send(
-          PRODUCE_API_KEY,
-          PRODUCE_VERSION,
-          () => writer,
-          lib.produceV8.parseResponse,
-          false,
-          false,
-          (err: Error | null) => (err ? reject(err) : resolve()),
-        );
-      });
+      connection.send(
+        PRODUCE_API_KEY,
+        PRODUCE_VERSION,
+        () => writer,
+        lib.produceV8.parseResponse,
+        false,
+        false,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+      );
     });
   }
 

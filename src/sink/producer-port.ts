@@ -24,6 +24,8 @@ export interface ProducerPort {
    * every later stage get.
    */
   prepare?(batch: Batch): Batch;
+  /** How many `send`s may be in flight at once (each keeps call order on the wire); absent: 1. */
+  readonly maxInFlight?: number;
   connect(): Promise<void>;
   send(batch: Batch): Promise<void>;
   disconnect(): Promise<void>;

@@ -33,6 +33,12 @@ export interface SenderOptions {
   onRejected(batch: Batch, error: ClassifiedError): void;
   /** Every send attempt, for latency metrics. */
   onAttempt?(seconds: number, ok: boolean): void;
+  /**
+   * Sends that may be in flight at once while every send succeeds (default 1). The port must put
+   * them on the wire in call order (the idempotent producer's sequence numbers keep each
+   * partition's order at the broker). After a failure the sender goes back to one at a time.
+   */
+  maxInFlight?: number;
 }
 
 /** What the sender last learnt of the brokers. */
@@ -55,6 +61,8 @@ export class Sender {
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
   #wake: (() => void) | undefined;
+  /** Set while a window of sends waits: starts the batch just enqueued when there is room. */
+  #kick: (() => void) | undefined;
   #wakeTimer: unknown;
   readonly stats = {
     batches_split: 0,
@@ -85,6 +93,7 @@ export class Sender {
     if (oversized === undefined) this.#queue.push(batch);
     else this.#splitOversized(batch, oversized, max);
     if (!this.#running) void this.#run();
+    else this.#kick?.();
   }
 
   #splitOversized(batch: Batch, oversized: readonly number[], max: number): void {
@@ -124,6 +133,7 @@ export class Sender {
     this.#running = true;
     let attempt = 0;
     let failing: string | undefined;
+    const window = this.#opts.maxInFlight ?? 1;
     while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue[0];
       const pre = this.#preRejected.get(batch);
@@ -134,28 +144,39 @@ export class Sender {
         this.#queue.shift();
         continue;
       }
-      const started = performance.now();
-      try {
-        await this.#opts.port.send(batch);
-        this.#opts.onAttempt?.((performance.now() - started) / 1000, true);
-      } catch (err) {
-        this.#opts.onAttempt?.((performance.now() - started) / 1000, false);
+      let failure: { err: unknown } | undefined;
+      if (window > 1 && attempt === 0) {
+        failure = await this.#sendWindow(window);
+        if (failure === undefined) continue;
+      } else {
+        const started = performance.now();
+        try {
+          await this.#opts.port.send(batch);
+          this.#opts.onAttempt?.((performance.now() - started) / 1000, true);
+        } catch (err) {
+          this.#opts.onAttempt?.((performance.now() - started) / 1000, false);
+          failure = { err };
+        }
+      }
+      if (failure !== undefined) {
         if (this.#stopped) break;
-        let classified = classifySendError(err, this.#opts.brokers, batch.topic);
+        // After a window, the first batch that failed is at the head.
+        const head = this.#queue[0] as Batch;
+        let classified = classifySendError(failure.err, this.#opts.brokers, head.topic);
         if (classified.reason === 'broker_unreachable') this.brokerState = 'disconnected';
         this.stats.send_failures++;
         this.failuresByReason[classified.reason] = (this.failuresByReason[classified.reason] ?? 0) + 1;
-        if (classified.reason === 'message_too_large' && batch.records.length > 1) {
+        if (classified.reason === 'message_too_large' && recordCount(head) > 1) {
           // The batch as a whole passed the broker's limit (record overhead, multi-byte text):
           // halve it and go on in order; only a single record that is too large is given up.
-          this.#queue.splice(0, 1, ...splitBatch(batch));
+          this.#queue.splice(0, 1, ...splitBatch(head));
           this.stats.batches_split++;
           continue;
         }
         if (classified.disposition === 'permanent') {
           if (classified.reason === 'message_too_large')
-            classified = tooLargeAtBroker(batch.records[0], batch.topic);
-          await this.#reject(batch, classified);
+            classified = tooLargeAtBroker(head.records[0], head.topic);
+          await this.#reject(head, classified);
           this.#queue.shift();
           attempt = 0;
           continue;
@@ -164,7 +185,7 @@ export class Sender {
         if (failing !== classified.reason) {
           failing = classified.reason;
           this.#opts.log.error(
-            { code: classified.error.code, reason: classified.reason, topic: batch.topic },
+            { code: classified.error.code, reason: classified.reason, topic: head.topic },
             classified.error.message,
           );
         }
@@ -172,19 +193,70 @@ export class Sender {
         continue;
       }
       this.#queue.shift();
-      this.brokerState = 'connected';
       if (failing !== undefined) {
         this.#opts.log.info({ topic: batch.topic, attempts: attempt + 1 }, 'delivery recovered');
         failing = undefined;
       }
       attempt = 0;
-      this.stats.batches_sent++;
-      this.stats.records_sent += recordCount(batch);
-      this.stats.bytes_sent += batch.bytes;
-      this.#opts.onDelivered(batch);
+      this.#delivered(batch);
     }
     this.#running = false;
     this.#settleIdle();
+  }
+
+  /**
+   * Up to `window` sends in flight from the head of the queue, completed in order, while they
+   * succeed. Returns undefined when the queue ran dry or reached a batch rejected before sending;
+   * otherwise the first failure, with its batch at the head of the queue. Sends still in flight
+   * after a failure are waited for: the ones that succeeded are delivered (out of order, which
+   * the checkpoints' watermark allows), the ones that failed stay queued to be sent again.
+   */
+  async #sendWindow(window: number): Promise<{ err: unknown } | undefined> {
+    const inflight: { batch: Batch; result: Promise<unknown>; started: number }[] = [];
+    const ok = Symbol('ok');
+    const kicked = Symbol('kicked');
+    let failure: { err: unknown } | undefined;
+    let next = 0;
+    for (;;) {
+      while (failure === undefined && !this.#stopped && inflight.length < window) {
+        const batch = this.#queue[next];
+        if (batch === undefined || this.#preRejected.has(batch)) break;
+        next++;
+        const result = this.#opts.port.send(batch).then(
+          () => ok,
+          (err: unknown) => err,
+        );
+        inflight.push({ batch, result, started: performance.now() });
+      }
+      const first = inflight[0];
+      if (first === undefined) return failure;
+      // A batch enqueued meanwhile starts at once when the window has room.
+      const woken = new Promise<symbol>((resolve) => {
+        this.#kick = () => resolve(kicked);
+      });
+      const outcome = await Promise.race([first.result, woken]);
+      this.#kick = undefined;
+      if (outcome === kicked) continue;
+      inflight.shift();
+      this.#opts.onAttempt?.((performance.now() - first.started) / 1000, outcome === ok);
+      if (outcome !== ok) {
+        failure ??= { err: outcome };
+        continue;
+      }
+      const at = this.#queue.indexOf(first.batch);
+      if (at >= 0) this.#queue.splice(at, 1);
+      next--;
+      this.brokerState = 'connected';
+      this.#delivered(first.batch);
+    }
+  }
+
+  #delivered(batch: Batch): void {
+    this.brokerState = 'connected';
+    this.stats.batches_sent++;
+    this.stats.records_sent += recordCount(batch);
+    this.stats.bytes_sent += batch.bytes;
+    this.#opts.onDelivered(batch);
   }
 
   /**

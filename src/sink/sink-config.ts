@@ -141,9 +141,9 @@ export const KafkaSinkSchema = Type.Object(
     }),
     max_in_flight_requests: Type.Integer({
       minimum: 1,
-      default: 1,
+      default: 5,
       description:
-        'Produce requests in flight per broker connection. kafkajs keeps order and idempotence only with 1, so with idempotent: true any other value is refused; raise it only with idempotent: false.',
+        "Batches in flight to the brokers at once. With idempotent: true order is kept by the producer's sequence numbers, up to 5 (more is refused); with idempotent: false a retry can reorder records. The kafkajs client keeps order only with 1 and uses 1 when idempotent.",
     }),
     max_message_bytes: Type.Integer({
       minimum: 1024,

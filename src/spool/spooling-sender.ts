@@ -77,6 +77,8 @@ export class SpoolingSender {
   #preferSpool = false;
   #failingSince: number | undefined;
   #appending: Promise<unknown> | undefined;
+  /** Settles when the last append so far has; the next one waits for it. */
+  #appendTurn: Promise<void> = Promise.resolve();
   #replaying: Promise<void> | undefined;
   #stopped = false;
   #sentWhole = false;
@@ -235,7 +237,14 @@ export class SpoolingSender {
     }
     const first = batch.records[0];
     const createdAt = first !== undefined && first.chunk.readAt > 0 ? first.chunk.readAt : this.#clock.now();
-    const append = toSpoolBatch(batch, settings.codec, createdAt).then((sb) => spool.append(sb));
+    // Encoded (compressed) at once, appended in call order: with several sends in flight a later
+    // batch's encoding can finish first.
+    const encoded = toSpoolBatch(batch, settings.codec, createdAt);
+    const append = Promise.all([encoded, this.#appendTurn]).then(([sb]) => spool.append(sb));
+    this.#appendTurn = append.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#appending = append;
     this.#startReplay();
     try {

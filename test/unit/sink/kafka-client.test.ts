@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
+import { pino } from 'pino';
 import { ConfigError } from '../../../src/model/errors.ts';
 import { silentLogger } from '../../../src/observe/logger.ts';
 import { kafkaClientConfig, securityProtocol } from '../../../src/sink/kafka-client.ts';
 import { KafkaProducer } from '../../../src/sink/kafka-producer.ts';
+import type { ProducerPort } from '../../../src/sink/producer-port.ts';
 import { type KafkaSinkConfig, KafkaSinkSchema } from '../../../src/sink/sink-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logferry-kc-'));
@@ -25,9 +27,9 @@ function sink(extra: Record<string, unknown>): KafkaSinkConfig {
   return v as KafkaSinkConfig;
 }
 
-test('defaults: plaintext, every bootstrap broker, client id, timeouts, one request in flight', () => {
+test('defaults: plaintext, every bootstrap broker, client id, timeouts, five batches in flight', () => {
   const c = sink({});
-  assert.equal(c.max_in_flight_requests, 1);
+  assert.equal(c.max_in_flight_requests, 5);
   assert.equal(c.max_message_bytes, 1_048_576);
   const k = kafkaClientConfig(c, silentLogger());
   assert.deepEqual(k.brokers, ['a:9093', 'b:9093']);
@@ -93,9 +95,19 @@ test('sasl: password inline or from a file; errors name the key, never the secre
   }
 });
 
-test('idempotence with more than one request in flight is refused with the fix', () => {
-  assert.throws(() => new KafkaProducer(sink({ max_in_flight_requests: 5 }), silentLogger()), /set it to 1/);
-  assert.doesNotThrow(
-    () => new KafkaProducer(sink({ max_in_flight_requests: 5, idempotent: false }), silentLogger()),
+test('kafkajs with idempotence is given one request in flight, with a warning naming the key', () => {
+  const logged: { msg: string; max_in_flight_requests?: number }[] = [];
+  const log = pino({ level: 'warn' }, { write: (s: string) => logged.push(JSON.parse(s)) });
+  const producer = new KafkaProducer(sink({ max_in_flight_requests: 5 }), log);
+  assert.equal(
+    (producer as ProducerPort).maxInFlight,
+    undefined,
+    'the Sender sends kafkajs one batch at a time',
   );
+  assert.equal(logged.length, 1);
+  assert.equal(logged[0]?.max_in_flight_requests, 5);
+  assert.match(logged[0]?.msg ?? '', /using 1/);
+  logged.length = 0;
+  new KafkaProducer(sink({ max_in_flight_requests: 5, idempotent: false }), log);
+  assert.equal(logged.length, 0, 'without idempotence the value is used as it is');
 });

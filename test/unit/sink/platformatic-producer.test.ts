@@ -113,7 +113,7 @@ test('defaults: brokers, client id, acks all, idempotent, timeouts, zstd, auto-c
   assert.equal(o.connectTimeout, 3000);
   assert.equal(o.requestTimeout, 30_000);
   assert.equal(o.timeout, 30_000);
-  assert.equal(o.maxInflights, 1);
+  assert.equal(o.maxInflights, 5);
   assert.equal(o.compression, 'zstd');
   assert.equal(o.autocreateTopics, true);
   assert.equal(o.retries, 3, 'not the idempotent default of retrying forever');
@@ -148,11 +148,12 @@ test('client id, timeouts, in-flight requests and every codec are passed through
     assert.equal(options({ compression: c }).compression, c);
 });
 
-test('more than one request in flight with the idempotent producer is a ConfigError naming the key', () => {
+test('more than five batches in flight with the idempotent producer is a ConfigError naming the key', () => {
   assert.throws(
-    () => options({ max_in_flight_requests: 5 }),
-    (e: unknown) => e instanceof ConfigError && /sink\.kafka\.max_in_flight_requests is 5/.test(e.message),
+    () => options({ max_in_flight_requests: 6 }),
+    (e: unknown) => e instanceof ConfigError && /sink\.kafka\.max_in_flight_requests is 6/.test(e.message),
   );
+  assert.equal(options({ max_in_flight_requests: 5 }).maxInflights, 5);
 });
 
 test('TLS: CA, mTLS pair, passphrase, server name and verify as node:tls options', () => {

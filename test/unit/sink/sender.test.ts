@@ -244,3 +244,115 @@ test('a dead-letter send that fails retriably is retried with backoff; a permane
   await s2.idle();
   assert.deepEqual(rejected, ['message_too_large']);
 });
+
+/** A port whose sends settle when the test says so, in any order. */
+class GatedPort implements ProducerPort {
+  readonly calls: { topic: string; settle: (err?: unknown) => void }[] = [];
+  inFlight = 0;
+  maxSeen = 0;
+  async connect() {}
+  async disconnect() {}
+  send(b: Batch): Promise<void> {
+    this.inFlight++;
+    this.maxSeen = Math.max(this.maxSeen, this.inFlight);
+    return new Promise((resolve, reject) => {
+      this.calls.push({
+        topic: b.topic,
+        settle: (err?: unknown) => {
+          this.inFlight--;
+          if (err === undefined) resolve();
+          else reject(err);
+        },
+      });
+    });
+  }
+}
+
+const refused = () =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { name: 'KafkaJSConnectionError' });
+
+test('maxInFlight: up to that many sends at once, delivered in queue order whatever order they finish in', async () => {
+  const port = new GatedPort();
+  const delivered: string[] = [];
+  const s = new Sender({
+    port,
+    retry,
+    brokers: ['127.0.0.1:1'],
+    log: silentLogger(),
+    clock: new ManualClock(),
+    maxInFlight: 3,
+    onDelivered: (b) => delivered.push(b.topic),
+    onRejected: () => assert.fail('not permanent'),
+  });
+  for (const t of ['a', 'b', 'c', 'd', 'e']) s.enqueue(batch(t, 1));
+  await tick();
+  assert.deepEqual(
+    port.calls.map((c) => c.topic),
+    ['a', 'b', 'c'],
+  );
+  port.calls[2]?.settle();
+  port.calls[1]?.settle();
+  await tick();
+  assert.deepEqual(delivered, [], 'b and c wait for a');
+  port.calls[0]?.settle();
+  await tick();
+  assert.deepEqual(delivered, ['a', 'b', 'c']);
+  assert.deepEqual(
+    port.calls.map((c) => c.topic),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
+  port.calls[3]?.settle();
+  port.calls[4]?.settle();
+  await s.idle();
+  assert.deepEqual(delivered, ['a', 'b', 'c', 'd', 'e']);
+  assert.equal(port.maxSeen, 3);
+  assert.equal(s.stats.batches_sent, 5);
+});
+
+test('maxInFlight: after a failure the sends in flight finish, the failed batch is retried first, one at a time', async () => {
+  const port = new GatedPort();
+  const clock = new ManualClock();
+  const delivered: string[] = [];
+  const s = new Sender({
+    port,
+    retry,
+    brokers: ['127.0.0.1:1'],
+    log: silentLogger(),
+    clock,
+    maxInFlight: 3,
+    onDelivered: (b) => delivered.push(b.topic),
+    onRejected: () => assert.fail('not permanent'),
+  });
+  for (const t of ['a', 'b', 'c', 'd']) s.enqueue(batch(t, 1));
+  await tick();
+  port.calls[0]?.settle(); // a delivered
+  await tick();
+  assert.deepEqual(
+    port.calls.map((c) => c.topic),
+    ['a', 'b', 'c', 'd'],
+  );
+  port.calls[1]?.settle(refused()); // b fails: no more sends start
+  port.calls[2]?.settle(); // c was written: delivered although b is not (yet)
+  port.calls[3]?.settle(refused()); // d fails too: queued again behind b
+  await tick();
+  assert.deepEqual(delivered, ['a', 'c']);
+  assert.equal(port.calls.length, 4, 'nothing new is sent before the backoff');
+  assert.equal(s.failuresByReason['broker_unreachable'], 1, 'the first failure is the one handled');
+  clock.advance(100);
+  await tick();
+  assert.deepEqual(
+    port.calls.slice(4).map((c) => c.topic),
+    ['b'],
+    'the retry goes alone',
+  );
+  port.calls[4]?.settle();
+  await tick();
+  assert.deepEqual(
+    port.calls.slice(5).map((c) => c.topic),
+    ['d'],
+  );
+  port.calls[5]?.settle();
+  await s.idle();
+  assert.deepEqual(delivered, ['a', 'c', 'b', 'd']);
+  assert.equal(s.queued, 0);
+});
