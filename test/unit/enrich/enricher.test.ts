@@ -152,3 +152,39 @@ describe('jsonString', () => {
     }
   });
 });
+
+describe('record @timestamp', () => {
+  it('matches Date.toISOString for event times in the same second, across seconds, fractional and negative', () => {
+    const enr = createEnricher({ name: 'app' }, { default_topic: 'logs' }, {});
+    const fe = enr.forFile('/p', 'f');
+    const [ev] = decodeOne(['x']);
+    const base = Date.UTC(2024, 2, 12, 6, 25, 1, 0);
+    const samples = [
+      base,
+      base + 1,
+      base + 999,
+      base + 1000,
+      base + 1000.7,
+      base + 5,
+      -1,
+      -999,
+      -1000,
+      -1001,
+      0,
+      0.5,
+    ];
+    let x = 99;
+    for (let i = 0; i < 500; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      samples.push(base + (x % 5000) - 2500);
+    }
+    for (const ms of samples) {
+      ev.timestamp = ms;
+      const v = fe.toRecord(ev).value;
+      assert.ok(
+        v.startsWith(`{"@timestamp":"${new Date(Math.floor(ms)).toISOString()}","message":"x",`),
+        `${ms}: ${v}`,
+      );
+    }
+  });
+});
