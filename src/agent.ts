@@ -217,6 +217,9 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     events.length = 0;
     file.decoder.decode(chunk, events);
     this.#emit(file.enricher, events);
+    // Every line is in an event or a record now. The chunk stays referenced until those records
+    // are delivered; its lines need not, so they die young instead of being promoted with it.
+    chunk.lines.length = 0;
     releaseChunk(chunk, this);
     // After the records are charged, so that what this chunk turned into counts before reading on.
     return this.#memory.wait();

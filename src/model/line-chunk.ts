@@ -14,7 +14,11 @@ export interface LineChunk {
   readonly path: string;
   /** Stable identity of the file (device, inode and fingerprint), used by checkpoints and event ids. */
   readonly fileId: string;
-  /** Decoded lines, without `\n` or a trailing `\r`. */
+  /**
+   * Decoded lines, without `\n` or a trailing `\r`. Read during `ChunkSink.write` only: the
+   * pipeline empties the array once the lines are decoded, so that the strings are not kept alive
+   * by the chunk, which lives until its records are delivered.
+   */
   readonly lines: string[];
   /** Byte offset of each line's first byte; `offsets.length === lines.length`. */
   readonly offsets: number[];

@@ -865,7 +865,9 @@ export class Tailer implements ChunkAcknowledger {
       const atEnd = readEnd >= st.size;
       const final = atEnd && this.#partialFlushDue(tf, now);
       const framed = tf.framer.frame(buf, lookback, n, consumed - lookback, final);
-      if (framed.lines.length > 0) {
+      // Counted before the sink takes the chunk: it empties `lines` once they are decoded.
+      const emitted = framed.lines.length;
+      if (emitted > 0) {
         const endOffset = consumed - lookback + framed.consumed;
         const markerLen = Math.min(MARKER_BYTES, endOffset);
         const mark: MarkedOffset = {
@@ -886,7 +888,7 @@ export class Tailer implements ChunkAcknowledger {
           refs: 1,
         };
         if (final) this.stats.partialLinesFlushed++;
-        this.stats.linesEmitted += framed.lines.length;
+        this.stats.linesEmitted += emitted;
         this.stats.chunksEmitted++;
         this.stats.truncatedLines += framed.truncated;
         this.stats.invalidUtf8Lines += framed.invalidUtf8;
@@ -899,7 +901,7 @@ export class Tailer implements ChunkAcknowledger {
       }
       // Another turn while the known size is not reached; at the end (maybe with a partial line)
       // the next turn comes from a change event, the poll, or a rotation deadline.
-      tf.wideRead = framed.lines.length === 0 && !atEnd;
+      tf.wideRead = emitted === 0 && !atEnd;
       // Nothing made from the buffer refers to it (lines are decoded copies), so it can be reused.
       if (pooled !== undefined && this.#readBuffers.length < this.#settings.read_concurrency)
         this.#readBuffers.push(pooled);
