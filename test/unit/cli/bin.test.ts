@@ -51,16 +51,16 @@ test('run replaces itself with a small V8 young generation, same pid', {
   skip: process.platform !== 'linux',
 }, async () => {
   const cmd = await runCommandLine({ NODE_OPTIONS: '' });
-  assert.ok(cmd.includes('--max-semi-space-size=4'), cmd.join(' '));
+  assert.ok(cmd.includes('--max-semi-space-size=16'), cmd.join(' '));
   assert.ok(cmd.includes('run'));
 });
 
 test('LOGFERRY_NODE_DEFAULTS=0 or a size chosen by the user is left alone', {
   skip: process.platform !== 'linux',
 }, async () => {
-  assert.ok(!(await runCommandLine({ LOGFERRY_NODE_DEFAULTS: '0' })).includes('--max-semi-space-size=4'));
+  assert.ok(!(await runCommandLine({ LOGFERRY_NODE_DEFAULTS: '0' })).includes('--max-semi-space-size=16'));
   const own = await runCommandLine({ NODE_OPTIONS: '--max-semi-space-size=8' });
-  assert.ok(!own.includes('--max-semi-space-size=4'), own.join(' '));
+  assert.ok(!own.includes('--max-semi-space-size=16'), own.join(' '));
 });
 
 /** Files in a compile cache directory (Node keeps them in one subdirectory per Node version). */
