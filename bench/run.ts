@@ -11,7 +11,7 @@
  * --client-records, --bootstrap HOST:PORT (an existing broker instead of a private one),
  * --docs/--no-docs (write docs/benchmarks.md and docs/benchmarks.svg; default on unless --quick).
  *
- * Scenarios: headline, json, codec-none, codec-gzip, codec-snappy, codec-zstd, producer-perf,
+ * Scenarios: headline, headline-kafkajs (the same with sink.kafka.client: kafkajs), json, codec-none, codec-gzip, codec-snappy, codec-zstd, producer-perf,
  * rsyslog, syslog-ng, many-files, catch-up, clients. Every scenario is verified by the topic's
  * record count (admin fetchTopicOffsets) and marked FAILED when it differs from the corpus's line
  * count. Figures go to stdout as a markdown table and to bench/out/results-<date>.json.
@@ -35,7 +35,6 @@ import { runRsyslog, runSyslogNg } from './scenarios/syslog-peers.ts';
 const ALL = [
   'headline',
   'headline-kafkajs',
-  'headline-platformatic',
   'producer-perf',
   'rsyslog',
   'syslog-ng',
@@ -192,9 +191,8 @@ try {
           mode: 'live',
         });
         break;
-      case 'headline-kafkajs':
-      case 'headline-platformatic': {
-        const client = id.slice('headline-'.length) as 'kafkajs' | 'platformatic';
+      case 'headline-kafkajs': {
+        const client = 'kafkajs';
         r = await runLogferry(ctx, {
           id,
           title: `logferry, parser none, ${codec}, client ${client}`,

@@ -9,6 +9,7 @@
  */
 import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { BatchSchema } from '../../src/batch/batch-config.ts';
 import { toolsLog4jConfig } from '../../test/kafka/classpath.ts';
 import { checkJava, kafkaClasspath } from '../../test/kafka/index.ts';
 import { type BenchContext, GiB, MiB, workDir } from '../lib/context.ts';
@@ -19,6 +20,10 @@ const SUMMARY =
   /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th/;
 
 /** The summary line of ProducerPerformance's output. */
+
+/** logferry's default batch.max_bytes, so both send batches of the same size. */
+const BATCH_SIZE = BatchSchema.properties.max_bytes.default as number;
+
 export function parseProducerPerf(
   out: string,
 ): { records: number; recordsPerSec: number; p50: number; p99: number } | undefined {
@@ -94,7 +99,7 @@ export async function runProducerPerf(ctx: BenchContext, compression: string): P
     `bootstrap.servers=${ctx.kafka.bootstrap}`,
     'acks=all',
     `compression.type=${compression}`,
-    'batch.size=786432',
+    `batch.size=${BATCH_SIZE}`,
     'linger.ms=5',
   ];
   try {
@@ -129,7 +134,7 @@ export async function runProducerPerf(ctx: BenchContext, compression: string): P
       peakRssMiB: run.rss / MiB,
     });
     r.notes?.push(
-      `records/s is the tool's own figure (JVM start excluded); CPU and RSS are the whole JVM's, start-up and JIT included; ${run.seconds.toFixed(1)} s wall from spawn; batch.size=786432, linger.ms=5, random payloads from the first 8 MiB of the corpus (average size of the corpus's lines)`,
+      `records/s is the tool's own figure (JVM start excluded); CPU and RSS are the whole JVM's, start-up and JIT included; ${run.seconds.toFixed(1)} s wall from spawn; batch.size=${BATCH_SIZE}, linger.ms=5, random payloads from the first 8 MiB of the corpus (average size of the corpus's lines)`,
     );
     if (ctx.latencySeconds > 0) {
       const latTopic = await ctx.kafka.topic('producer-perf-lat');
