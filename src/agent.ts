@@ -18,7 +18,7 @@
  */
 import { hostname } from 'node:os';
 import { Batcher } from './batch/batcher.ts';
-import { MemoryBound, recordCost } from './batch/memory-bound.ts';
+import { batchCost, MemoryBound, recordCost } from './batch/memory-bound.ts';
 import { type ConfigChanges, diffConfig } from './config/diff.ts';
 import type { Config, SourceConfig } from './config/schema.ts';
 import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
@@ -34,7 +34,8 @@ import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
 import { compressionStats } from './sink/codecs/index.ts';
 import { createProducer } from './sink/create-producer.ts';
-import { type Batch, forEachChunk, type ProducerPort, recordCount } from './sink/producer-port.ts';
+import { type Batch, type ProducerPort, recordCount } from './sink/producer-port.ts';
+import { PreparedBatch } from './sink/record-batch.ts';
 import { StdoutProducer } from './sink/stdout-producer.ts';
 import { spoolOptionsFromConfig } from './spool/spool-config.ts';
 import { SpoolingSender } from './spool/spooling-sender.ts';
@@ -64,8 +65,6 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   readonly #clock: Clock;
   readonly #producer: ProducerPort;
   readonly #memory: MemoryBound;
-  /** What a prepared batch charged on the memory bound (its values are not kept to recount). */
-  readonly #preparedCost = new WeakMap<Batch, number>();
   readonly #batcher: Batcher;
   readonly #sender: SpoolingSender;
   readonly #tailer: Tailer;
@@ -141,10 +140,12 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#batcher = new Batcher(
       config.batch,
       (batch) => {
-        this.metrics.observeBatch(batch.records.length, batch.bytes);
-        this.#sender.enqueue(this.#prepare(batch));
+        this.metrics.observeBatch(recordCount(batch), batch.bytes);
+        this.#sender.enqueue(batch);
       },
       this.#clock,
+      // Where the producer can, records are encoded as they are added (PreparedBatch).
+      this.#producer.batchBuilder?.bind(this.#producer),
     );
     const enrichSettings = {
       ...config.enrich,
@@ -333,32 +334,14 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#memory.charge(cost);
   }
 
-  /**
-   * Lets the producer encode a closed batch now (its record strings then die young), keeping the
-   * batch's charge on the memory bound, which `#releaseBatch` needs without decoding it.
-   */
-  #prepare(batch: Batch): Batch {
-    const prepare = this.#producer.prepare;
-    if (prepare === undefined) return batch;
-    const prepared = prepare.call(this.#producer, batch);
-    if (prepared !== batch) {
-      let cost = 0;
-      for (const record of batch.records) cost += recordCost(record);
-      this.#preparedCost.set(prepared, cost);
-    }
-    return prepared;
-  }
-
   /** Drops a batch's references on its chunks and its charge on the memory bound. */
   #releaseBatch(batch: Batch): void {
-    const cost = this.#preparedCost.get(batch);
-    if (cost === undefined) {
+    if (!(batch instanceof PreparedBatch)) {
       this.#releaseRecords(batch.records);
       return;
     }
-    this.#preparedCost.delete(batch);
-    forEachChunk(batch, (chunk) => releaseChunk(chunk, this));
-    this.#memory.release(cost);
+    for (const chunk of batch.chunks) releaseChunk(chunk, this);
+    this.#memory.release(batchCost(batch.bytes, batch.count));
   }
 
   /** Drops the records' references on their chunks and their charge on the memory bound. */

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../model/clock.ts';
 import type { OutRecord } from '../model/record.ts';
+import { RECORD_OVERHEAD } from './batcher.ts';
 
 /**
  * Heap bytes a record costs beyond its value and key text: the OutRecord object, the value built
@@ -14,6 +15,14 @@ export const RECORD_OVERHEAD_BYTES = 512;
 /** What the bound counts for one record from the moment it is made until it is delivered. */
 export function recordCost(record: OutRecord): number {
   return record.value.length + (record.key === null ? 0 : record.key.length) + RECORD_OVERHEAD_BYTES;
+}
+
+/**
+ * The sum of `recordCost` over a batch's records, from what the Batcher counted (`bytes`: values
+ * and keys plus RECORD_OVERHEAD each) and their number: for batches whose values are not kept.
+ */
+export function batchCost(bytes: number, count: number): number {
+  return bytes + count * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD);
 }
 
 /**

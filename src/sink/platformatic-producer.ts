@@ -15,8 +15,14 @@ import { type ClassifyContext, classifySendError, ProducerFailure } from './clas
 import { codecs, compressionStats } from './codecs/index.ts';
 import { ZSTD_LEVEL } from './codecs/zstd.ts';
 import { kafkaClientConfig } from './kafka-client.ts';
-import type { Batch, ProducerPort } from './producer-port.ts';
-import { frameRecordBatch, PreparedBatch, type RecordBatchHeader, RecordsEncoder } from './record-batch.ts';
+import type { Batch, BatchBuilder, ProducerPort } from './producer-port.ts';
+import {
+  EncodingBuilder,
+  frameRecordBatch,
+  PreparedBatch,
+  type RecordBatchHeader,
+  RecordsEncoder,
+} from './record-batch.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 
 /**
@@ -339,8 +345,8 @@ export class PlatformaticProducer implements ProducerPort {
   /** What a batch was sent as at its first attempt, for its retries. */
   readonly #encoded = new WeakMap<Batch, EncodedBatch>();
   readonly #encoder = new RecordsEncoder();
-  /** `prepare` runs between the awaits of a send, so it has an encoder of its own. */
-  readonly #prepareEncoder = new RecordsEncoder();
+  /** Topics whose batches mix keys: their records are kept as they are and encoded at send time. */
+  readonly #mixedTopics = new Set<string>();
   #encoderBusy = false;
 
   /** Sends the Sender may have in flight: each puts its requests on the wire in call order. */
@@ -516,18 +522,20 @@ export class PlatformaticProducer implements ProducerPort {
   }
 
   /**
-   * Encodes a closed batch's records now, into a Buffer of its own, when they share one key (one
-   * partition whatever the partition count); batches with several keys or with headers are
+   * Batches of a topic are encoded record by record as they fill (their strings die young), while
+   * their records share one key; a topic seen with several keys in one batch gets plain lists,
    * encoded at send time.
    */
-  prepare(batch: Batch): Batch {
-    const { records } = batch;
-    if (batch.headers !== undefined || records.length === 0 || batch instanceof PreparedBatch) return batch;
-    const key = (records[0] as OutRecord).key;
-    for (let i = 1; i < records.length; i++) if ((records[i] as OutRecord).key !== key) return batch;
-    const section = this.#prepareEncoder.encodeRecords(batch, undefined, records.length);
-    return new PreparedBatch(batch, Buffer.from(section));
+  batchBuilder(topic: string, maxBytes: number): BatchBuilder | undefined {
+    if (this.#mixedTopics.has(topic)) return undefined;
+    // Room for a full batch of ASCII text plus the records' framing; grows when it is more.
+    return new EncodingBuilder(topic, maxBytes + (maxBytes >>> 3) + 4096, this.#onMixed);
   }
+
+  readonly #onMixed = (topic: string): void => {
+    if (this.#mixedTopics.size >= 1024) this.#mixedTopics.clear();
+    this.#mixedTopics.add(topic);
+  };
 
   /** Maps the records to partitions and encodes one compressed record batch per partition. */
   async #encode(batch: Batch, partitionCount: number): Promise<EncodedBatch> {

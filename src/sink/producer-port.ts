@@ -1,4 +1,3 @@
-import type { LineChunk } from '../model/line-chunk.ts';
 import type { OutRecord } from '../model/record.ts';
 import { PreparedBatch } from './record-batch.ts';
 
@@ -12,6 +11,14 @@ export interface Batch {
   readonly headers?: readonly (Readonly<Record<string, string>> | undefined)[];
 }
 
+/** Collects the records of one open batch, in order, and makes the batch when it closes. */
+export interface BatchBuilder {
+  add(record: OutRecord): void;
+  readonly count: number;
+  /** The closed batch; `bytes` as the Batcher counted them. The builder is not used again. */
+  finish(bytes: number): Batch;
+}
+
 /**
  * The pipeline's only view of a message broker. `send` resolves once the batch is durable per the
  * configured acks and rejects with a classified error otherwise; kafkajs stays behind this port so
@@ -19,11 +26,11 @@ export interface Batch {
  */
 export interface ProducerPort {
   /**
-   * Optional: called once when a batch closes, before it is queued; may return a form of the batch
-   * that is cheaper to hold and to send (see PreparedBatch). The returned batch is what `send` and
-   * every later stage get.
+   * Optional: what collects an open batch's records for `topic`, when this producer has a form of
+   * batch that is cheaper to hold and send (see PreparedBatch); undefined: a plain array. `maxBytes`
+   * is batch.max_bytes, for sizing.
    */
-  prepare?(batch: Batch): Batch;
+  batchBuilder?(topic: string, maxBytes: number): BatchBuilder | undefined;
   /** How many `send`s may be in flight at once (each keeps call order on the wire); absent: 1. */
   readonly maxInFlight?: number;
   connect(): Promise<void>;
@@ -34,10 +41,4 @@ export interface ProducerPort {
 /** The number of records, without decoding a prepared batch. */
 export function recordCount(batch: Batch): number {
   return batch instanceof PreparedBatch ? batch.count : batch.records.length;
-}
-
-/** Calls `fn` with each record's chunk, without decoding a prepared batch. */
-export function forEachChunk(batch: Batch, fn: (chunk: LineChunk) => void): void {
-  if (batch instanceof PreparedBatch) for (const chunk of batch.chunks) fn(chunk);
-  else for (const record of batch.records) fn(record.chunk);
 }

@@ -22,7 +22,7 @@
 import type { LineChunk } from '../model/line-chunk.ts';
 import type { OutRecord } from '../model/record.ts';
 import { crc32c } from '../spool/crc32c.ts';
-import type { Batch } from './producer-port.ts';
+import type { Batch, BatchBuilder } from './producer-port.ts';
 
 /** The `attributes` codec bits. */
 export const CODEC_ID = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
@@ -56,9 +56,9 @@ function varintSize(value: number): number {
 }
 
 /**
- * Encodes records into the uncompressed records section, reusing one growing Buffer. One instance
- * per producer; `encodeRecords` returns a view of the internal buffer that is valid until the next
- * call.
+ * Encodes records into the uncompressed records section, in one growing Buffer: either reused
+ * (`encodeRecords` starts over and returns a view valid until the next call) or filled record by
+ * record with `append` for one batch (EncodingBuilder).
  */
 export class RecordsEncoder {
   #buf: Buffer;
@@ -79,16 +79,22 @@ export class RecordsEncoder {
       const at = indexes === undefined ? i : (indexes[i] as number);
       const r = records[at];
       if (r === undefined) continue;
-      this.#record(i, r.key, r.value, headers?.[at]);
+      this.append(i, r.key, r.value, headers?.[at]);
     }
+    return this.view();
+  }
+
+  /** The records written so far: a view of the internal buffer. */
+  view(): Buffer {
     return this.#buf.subarray(0, this.#pos);
   }
 
-  #record(
+  /** Appends one record; `offsetDelta` is its index in the batch. */
+  append(
     offsetDelta: number,
     key: string | null,
     value: string,
-    headers: Readonly<Record<string, string>> | undefined,
+    headers?: Readonly<Record<string, string>> | undefined,
   ): void {
     // Worst case of the body: every UTF-16 unit as 3 bytes, plus the fixed fields and prefixes.
     let worst = 3 * value.length + (key === null ? 0 : 3 * key.length) + 32;
@@ -187,10 +193,10 @@ export function frameRecordBatch(
 }
 
 /**
- * A batch whose records were encoded when it closed (`ProducerPort.prepare`), so the records'
- * JSON strings die young instead of waiting in the send queue: what waits is one Buffer. Only
- * batches whose records share one key are prepared (one key means one partition, decided at
- * send time). `records` decodes the Buffer again on first use, for the rare paths that need the
+ * A batch whose records were encoded as they were added (EncodingBuilder), so the records' JSON
+ * strings die young instead of waiting in the open batch and the send queue: what waits is one
+ * Buffer. Only batches whose records share one key are prepared (one key means one partition,
+ * decided at send time). `records` decodes the Buffer again on first use, for the rare paths that need the
  * values (spooling, splitting, dead-lettering, rejection logs); the send and acknowledgement paths
  * use `count` and `chunks`.
  */
@@ -205,16 +211,28 @@ export class PreparedBatch implements Batch {
   readonly chunks: readonly LineChunk[];
   #records: OutRecord[] | undefined;
 
-  constructor(batch: Batch, section: Buffer) {
-    this.topic = batch.topic;
-    this.bytes = batch.bytes;
-    const records = batch.records;
-    this.count = records.length;
-    this.key = records[0]?.key ?? null;
+  constructor(
+    topic: string,
+    bytes: number,
+    key: string | null,
+    chunks: readonly LineChunk[],
+    section: Buffer,
+  ) {
+    this.topic = topic;
+    this.bytes = bytes;
+    this.key = key;
+    this.count = chunks.length;
+    this.chunks = chunks;
     this.section = section;
+  }
+
+  /** The batch of `records` (one key, no headers) encoded at once. */
+  static of(batch: Batch, encoder: RecordsEncoder = new RecordsEncoder(batch.bytes + 1024)): PreparedBatch {
+    const { records } = batch;
     const chunks = new Array<LineChunk>(records.length);
     for (let i = 0; i < records.length; i++) chunks[i] = (records[i] as OutRecord).chunk;
-    this.chunks = chunks;
+    const section = Buffer.from(encoder.encodeRecords(batch, undefined, records.length));
+    return new PreparedBatch(batch.topic, batch.bytes, records[0]?.key ?? null, chunks, section);
   }
 
   get records(): readonly OutRecord[] {
@@ -256,4 +274,64 @@ export function decodeValues(section: Buffer, count: number): string[] {
     varint(); // header count (0)
   }
   return values;
+}
+
+/**
+ * The builder of an open batch that encodes each record as it is added (the Batcher asks the
+ * producer for it: `ProducerPort.batchBuilder`), while the records share one key; the first record
+ * with another key turns it back into a plain list (the values so far are decoded again), and
+ * `onMixed` tells the producer, which then gives that topic plain lists.
+ */
+export class EncodingBuilder implements BatchBuilder {
+  readonly #topic: string;
+  readonly #encoder: RecordsEncoder;
+  readonly #onMixed: (topic: string) => void;
+  readonly #chunks: LineChunk[] = [];
+  #key: string | null = null;
+  #records: OutRecord[] | undefined;
+
+  constructor(topic: string, initialBytes: number, onMixed: (topic: string) => void) {
+    this.#topic = topic;
+    this.#encoder = new RecordsEncoder(initialBytes);
+    this.#onMixed = onMixed;
+  }
+
+  add(record: OutRecord): void {
+    const records = this.#records;
+    if (records !== undefined) {
+      records.push(record);
+      return;
+    }
+    const n = this.#chunks.length;
+    if (n === 0) this.#key = record.key;
+    else if (record.key !== this.#key) {
+      this.#toList().push(record);
+      return;
+    }
+    this.#encoder.append(n, record.key, record.value);
+    this.#chunks.push(record.chunk);
+  }
+
+  get count(): number {
+    return this.#records?.length ?? this.#chunks.length;
+  }
+
+  finish(bytes: number): Batch {
+    if (this.#records !== undefined) return { topic: this.#topic, records: this.#records, bytes };
+    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, this.#encoder.view());
+  }
+
+  #toList(): OutRecord[] {
+    this.#onMixed(this.#topic);
+    const chunks = this.#chunks;
+    const values = decodeValues(this.#encoder.view(), chunks.length);
+    const records: OutRecord[] = values.map((value, i) => ({
+      topic: this.#topic,
+      key: this.#key,
+      value,
+      chunk: chunks[i] as LineChunk,
+    }));
+    this.#records = records;
+    return records;
+  }
 }

@@ -77,3 +77,44 @@ test('keeps one open batch per topic', () => {
     ['a', 'b'],
   );
 });
+
+test("a producer's builder collects each open batch: one per batch, asked with max_bytes, finished with the bytes", () => {
+  const out: Batch[] = [];
+  const asked: [string, number][] = [];
+  const newBuilder = (topic: string, maxBytes: number) => {
+    asked.push([topic, maxBytes]);
+    const values: string[] = [];
+    return {
+      add: (r: OutRecord) => values.push(r.value),
+      get count() {
+        return values.length;
+      },
+      finish: (bytes: number): Batch => ({
+        topic,
+        records: values.map((value) => ({ topic, key: 'built', value, chunk })),
+        bytes,
+      }),
+    };
+  };
+  const b = new Batcher(
+    { max_records: 2, max_bytes: 1 << 20, linger_ms: 100 },
+    (x) => out.push(x),
+    new ManualClock(),
+    newBuilder,
+  );
+  for (let i = 0; i < 5; i++) b.add(rec('t', `v${i}`));
+  b.flush();
+  assert.deepEqual(asked, [
+    ['t', 1 << 20],
+    ['t', 1 << 20],
+    ['t', 1 << 20],
+  ]);
+  assert.deepEqual(
+    out.map((x) => x.records.map((r) => `${r.key}:${r.value}`)),
+    [['built:v0', 'built:v1'], ['built:v2', 'built:v3'], ['built:v4']],
+  );
+  assert.deepEqual(
+    out.map((x) => x.bytes),
+    [2 * (2 + 1 + 24), 2 * (2 + 1 + 24), 2 + 1 + 24],
+  );
+});

@@ -6,6 +6,7 @@ import type { OutRecord } from '../../../src/model/record.ts';
 import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
 import {
   decodeValues,
+  EncodingBuilder,
   frameRecordBatch,
   PreparedBatch,
   RECORD_BATCH_HEADER,
@@ -138,8 +139,8 @@ test('a prepared batch keeps the chunks and count, and decodes its values only w
     chunk: i === 0 ? chunkA : chunkB,
   }));
   const plain: Batch = { topic: 't', records, bytes: 123 };
-  const section = Buffer.from(new RecordsEncoder(32).encodeRecords(plain, undefined, records.length));
-  const prepared = new PreparedBatch(plain, section);
+  const prepared = PreparedBatch.of(plain, new RecordsEncoder(32));
+  const section = prepared.section;
   assert.equal(prepared.count, 3);
   assert.equal(prepared.bytes, 123);
   assert.equal(prepared.key, 'k');
@@ -148,4 +149,48 @@ test('a prepared batch keeps the chunks and count, and decodes its values only w
   assert.deepEqual(decodeValues(section, 3), values);
   assert.deepEqual(prepared.records, records);
   assert.equal(prepared.records, prepared.records, 'decoded once');
+});
+
+test('an encoding builder makes a prepared batch of records that share a key, in order', () => {
+  const mixed: string[] = [];
+  const b = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const chunk = {} as LineChunk;
+  const values = ['a', 'é'.repeat(100), '{"x":1}'];
+  for (const value of values) b.add({ topic: 't', key: 'host', value, chunk });
+  assert.equal(b.count, 3);
+  const batch = b.finish(77);
+  assert.ok(batch instanceof PreparedBatch);
+  assert.equal(batch.bytes, 77);
+  assert.equal(batch.key, 'host');
+  assert.deepEqual(
+    batch.records.map((r) => r.value),
+    values,
+  );
+  const got = decode(frameRecordBatch(batch.section, batch.count, 'none', header));
+  assert.deepEqual(
+    got.records.map((r) => r.offsetDelta),
+    [0, 1, 2],
+  );
+  assert.deepEqual(mixed, []);
+});
+
+test('an encoding builder turns into a plain list at the first record with another key, and says so', () => {
+  const mixed: string[] = [];
+  const b = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const c1 = { fileId: '1' } as LineChunk;
+  const c2 = { fileId: '2' } as LineChunk;
+  b.add({ topic: 't', key: 'k1', value: 'v1', chunk: c1 });
+  b.add({ topic: 't', key: 'k1', value: 'v2', chunk: c2 });
+  b.add({ topic: 't', key: 'k2', value: 'v3', chunk: c1 });
+  b.add({ topic: 't', key: null, value: 'v4', chunk: c2 });
+  assert.equal(b.count, 4);
+  const batch = b.finish(10);
+  assert.ok(!(batch instanceof PreparedBatch));
+  assert.deepEqual(batch.records, [
+    { topic: 't', key: 'k1', value: 'v1', chunk: c1 },
+    { topic: 't', key: 'k1', value: 'v2', chunk: c2 },
+    { topic: 't', key: 'k2', value: 'v3', chunk: c1 },
+    { topic: 't', key: null, value: 'v4', chunk: c2 },
+  ]);
+  assert.deepEqual(mixed, ['t']);
 });
