@@ -347,7 +347,6 @@ export class PlatformaticProducer implements ProducerPort {
   readonly #encoder = new RecordsEncoder();
   /** Topics whose batches mix keys: their records are kept as they are and encoded at send time. */
   readonly #mixedTopics = new Set<string>();
-  #encoderBusy = false;
 
   /** Sends the Sender may have in flight: each puts its requests on the wire in call order. */
   readonly maxInFlight: number;
@@ -611,16 +610,9 @@ export class PlatformaticProducer implements ProducerPort {
     header: RecordBatchHeader,
   ): Promise<Buffer> {
     if (batch instanceof PreparedBatch) return this.#frame(batch.section, count, header);
-    // The encoder's buffer is reused; a send that overlaps another (a dead-letter send while the
-    // spool replays) gets its own.
-    const encoder = this.#encoderBusy ? new RecordsEncoder(batch.bytes + 64 * count) : this.#encoder;
-    const mine = encoder === this.#encoder;
-    if (mine) this.#encoderBusy = true;
-    try {
-      return await this.#frame(encoder.encodeRecords(batch, indexes, count), count, header);
-    } finally {
-      if (mine) this.#encoderBusy = false;
-    }
+    // The encoder's buffer is reused: sends encode one after another (send's turn chain), and the
+    // view is compressed (copied) before the next one starts.
+    return this.#frame(this.#encoder.encodeRecords(batch, indexes, count), count, header);
   }
 
   /** Compresses a records section with the sink's codec and frames it as a record batch. */

@@ -246,7 +246,6 @@ export class Sender {
       const at = this.#queue.indexOf(first.batch);
       if (at >= 0) this.#queue.splice(at, 1);
       next--;
-      this.brokerState = 'connected';
       this.#delivered(first.batch);
     }
   }
