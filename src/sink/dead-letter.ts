@@ -2,6 +2,7 @@ import { MessageTooLargeError } from '../model/errors.ts';
 import type { OutRecord } from '../model/record.ts';
 import type { ClassifiedError } from './classify.ts';
 import { type Batch, recordCount } from './producer-port.ts';
+import { PreparedBatch } from './record-batch.ts';
 
 /** Kafka's per-record framing (length, attributes, deltas, varints) beyond key and value, rounded up. */
 export const RECORD_OVERHEAD_BYTES = 64;
@@ -45,7 +46,10 @@ export function recordBytes(record: OutRecord): number {
  * only records whose bound does not fit are measured exactly.
  */
 export function oversizedRecords(batch: Batch, maxBytes: number): number[] | undefined {
-  if (batch.bytes * 3 + recordCount(batch) * RECORD_OVERHEAD_BYTES <= maxBytes) return undefined;
+  if (batch instanceof PreparedBatch) {
+    // Its records' exact sizes are known from encoding them: no need to decode them to look.
+    if (batch.largestRecord + RECORD_OVERHEAD_BYTES <= maxBytes) return undefined;
+  } else if (batch.bytes * 3 + recordCount(batch) * RECORD_OVERHEAD_BYTES <= maxBytes) return undefined;
   let out: number[] | undefined;
   const { records } = batch;
   for (let i = 0; i < records.length; i++) {

@@ -63,6 +63,7 @@ function varintSize(value: number): number {
 export class RecordsEncoder {
   #buf: Buffer;
   #pos = 0;
+  #largest = 0;
 
   constructor(initialBytes = 1 << 20) {
     this.#buf = Buffer.allocUnsafe(initialBytes);
@@ -74,6 +75,7 @@ export class RecordsEncoder {
    */
   encodeRecords(batch: Batch, indexes: Int32Array | undefined, count: number): Buffer {
     this.#pos = 0;
+    this.#largest = 0;
     const { records, headers } = batch;
     for (let i = 0; i < count; i++) {
       const at = indexes === undefined ? i : (indexes[i] as number);
@@ -82,6 +84,11 @@ export class RecordsEncoder {
       this.append(i, r.key, r.value, headers?.[at]);
     }
     return this.view();
+  }
+
+  /** Bytes of the largest record written so far, its framing included. */
+  get largest(): number {
+    return this.#largest;
   }
 
   /** The records written so far: a view of the internal buffer. */
@@ -130,6 +137,7 @@ export class RecordsEncoder {
       p += prefix - prefixGuess;
     }
     this.#varint(start, bodyLength);
+    if (p - start > this.#largest) this.#largest = p - start;
     this.#pos = p;
   }
 
@@ -209,6 +217,8 @@ export class PreparedBatch implements Batch {
   readonly section: Buffer;
   /** `records[i].chunk`. */
   readonly chunks: readonly LineChunk[];
+  /** Bytes of the largest record in `section`, its framing included (for the size check). */
+  readonly largestRecord: number;
   #records: OutRecord[] | undefined;
 
   constructor(
@@ -217,7 +227,9 @@ export class PreparedBatch implements Batch {
     key: string | null,
     chunks: readonly LineChunk[],
     section: Buffer,
+    largestRecord: number,
   ) {
+    this.largestRecord = largestRecord;
     this.topic = topic;
     this.bytes = bytes;
     this.key = key;
@@ -232,7 +244,14 @@ export class PreparedBatch implements Batch {
     const chunks = new Array<LineChunk>(records.length);
     for (let i = 0; i < records.length; i++) chunks[i] = (records[i] as OutRecord).chunk;
     const section = Buffer.from(encoder.encodeRecords(batch, undefined, records.length));
-    return new PreparedBatch(batch.topic, batch.bytes, records[0]?.key ?? null, chunks, section);
+    return new PreparedBatch(
+      batch.topic,
+      batch.bytes,
+      records[0]?.key ?? null,
+      chunks,
+      section,
+      encoder.largest,
+    );
   }
 
   get records(): readonly OutRecord[] {
@@ -318,7 +337,8 @@ export class EncodingBuilder implements BatchBuilder {
 
   finish(bytes: number): Batch {
     if (this.#records !== undefined) return { topic: this.#topic, records: this.#records, bytes };
-    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, this.#encoder.view());
+    const encoder = this.#encoder;
+    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, encoder.view(), encoder.largest);
   }
 
   #toList(): OutRecord[] {

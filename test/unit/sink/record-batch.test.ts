@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { crc32c as libraryCrc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
 import type { LineChunk } from '../../../src/model/line-chunk.ts';
 import type { OutRecord } from '../../../src/model/record.ts';
+import { oversizedRecords } from '../../../src/sink/dead-letter.ts';
 import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
 import {
   decodeValues,
@@ -193,4 +194,18 @@ test('an encoding builder turns into a plain list at the first record with anoth
     { topic: 't', key: null, value: 'v4', chunk: c2 },
   ]);
   assert.deepEqual(mixed, ['t']);
+});
+
+test('the size check of a prepared batch uses the largest encoded record, and still names the one too large', () => {
+  const b = new EncodingBuilder('t', 16, () => {});
+  const chunk = {} as LineChunk;
+  b.add({ topic: 't', key: 'k', value: 'small', chunk });
+  b.add({ topic: 't', key: 'k', value: 'é'.repeat(3_000), chunk });
+  b.add({ topic: 't', key: 'k', value: 'small again', chunk });
+  const batch = b.finish(6_000);
+  assert.ok(batch instanceof PreparedBatch);
+  assert.ok(batch.largestRecord >= 6_001 && batch.largestRecord < 6_020, String(batch.largestRecord));
+  // A bound that a 3-bytes-per-unit estimate of the whole batch would not pass, the records do.
+  assert.equal(oversizedRecords(batch, 8_000), undefined);
+  assert.deepEqual(oversizedRecords(batch, 5_000), [1]);
 });
