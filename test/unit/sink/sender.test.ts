@@ -268,22 +268,27 @@ class GatedPort implements ProducerPort {
   }
 }
 
+/** A Sender with 3 sends in flight that records the topics it delivers, in order. */
+function windowSender(port: ProducerPort, clock: ManualClock, delivered: string[]): Sender {
+  return new Sender({
+    port,
+    retry,
+    brokers: ['127.0.0.1:1'],
+    log: silentLogger(),
+    clock,
+    maxInFlight: 3,
+    onDelivered: (b) => delivered.push(b.topic),
+    onRejected: () => assert.fail('not permanent'),
+  });
+}
+
 const refused = () =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { name: 'KafkaJSConnectionError' });
 
 test('maxInFlight: up to that many sends at once, delivered in queue order whatever order they finish in', async () => {
   const port = new GatedPort();
   const delivered: string[] = [];
-  const s = new Sender({
-    port,
-    retry,
-    brokers: ['127.0.0.1:1'],
-    log: silentLogger(),
-    clock: new ManualClock(),
-    maxInFlight: 3,
-    onDelivered: (b) => delivered.push(b.topic),
-    onRejected: () => assert.fail('not permanent'),
-  });
+  const s = windowSender(port, new ManualClock(), delivered);
   for (const t of ['a', 'b', 'c', 'd', 'e']) s.enqueue(batch(t, 1));
   await tick();
   assert.deepEqual(
@@ -313,16 +318,7 @@ test('maxInFlight: after a failure the sends in flight finish, the failed batch 
   const port = new GatedPort();
   const clock = new ManualClock();
   const delivered: string[] = [];
-  const s = new Sender({
-    port,
-    retry,
-    brokers: ['127.0.0.1:1'],
-    log: silentLogger(),
-    clock,
-    maxInFlight: 3,
-    onDelivered: (b) => delivered.push(b.topic),
-    onRejected: () => assert.fail('not permanent'),
-  });
+  const s = windowSender(port, clock, delivered);
   for (const t of ['a', 'b', 'c', 'd']) s.enqueue(batch(t, 1));
   await tick();
   port.calls[0]?.settle(); // a delivered
