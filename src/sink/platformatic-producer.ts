@@ -527,8 +527,8 @@ export class PlatformaticProducer implements ProducerPort {
    */
   batchBuilder(topic: string, maxBytes: number): BatchBuilder | undefined {
     if (this.#mixedTopics.has(topic)) return undefined;
-    // Room for a full batch of ASCII text plus the records' framing; grows when it is more.
-    return new EncodingBuilder(topic, maxBytes + (maxBytes >>> 3) + 4096, this.#onMixed);
+    // Starts small (a quiet topic's batch holds a few records) and doubles as the batch fills.
+    return new EncodingBuilder(topic, Math.min(maxBytes, 64 * 1024), this.#onMixed);
   }
 
   readonly #onMixed = (topic: string): void => {

@@ -86,6 +86,11 @@ export class RecordsEncoder {
     return this.view();
   }
 
+  /** Bytes the internal buffer holds, used or not. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
   /** Bytes of the largest record written so far, its framing included. */
   get largest(): number {
     return this.#largest;
@@ -338,7 +343,11 @@ export class EncodingBuilder implements BatchBuilder {
   finish(bytes: number): Batch {
     if (this.#records !== undefined) return { topic: this.#topic, records: this.#records, bytes };
     const encoder = this.#encoder;
-    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, encoder.view(), encoder.largest);
+    const view = encoder.view();
+    // The buffer doubles as it fills: a batch that leaves much of it unused keeps a copy instead,
+    // so that a waiting batch holds about its own size.
+    const section = view.length < encoder.capacity * 0.75 ? Buffer.from(view) : view;
+    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, section, encoder.largest);
   }
 
   #toList(): OutRecord[] {
