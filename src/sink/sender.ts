@@ -39,6 +39,8 @@ export interface SenderOptions {
    * partition's order at the broker). After a failure the sender goes back to one at a time.
    */
   maxInFlight?: number;
+  /** Asked before each send while the window is open: false holds it to one send at a time. */
+  windowAllowed?: () => boolean;
 }
 
 /** What the sender last learnt of the brokers. */
@@ -145,7 +147,7 @@ export class Sender {
         continue;
       }
       let failure: { err: unknown } | undefined;
-      if (window > 1 && attempt === 0) {
+      if (window > 1 && attempt === 0 && this.#opts.windowAllowed?.() !== false) {
         failure = await this.#sendWindow(window);
         if (failure === undefined) continue;
       } else {
@@ -218,7 +220,8 @@ export class Sender {
     let failure: { err: unknown } | undefined;
     let next = 0;
     for (;;) {
-      while (failure === undefined && !this.#stopped && inflight.length < window) {
+      const room = this.#opts.windowAllowed?.() === false ? 1 : window;
+      while (failure === undefined && !this.#stopped && inflight.length < room) {
         const batch = this.#queue[next];
         if (batch === undefined || this.#preRejected.has(batch)) break;
         next++;

@@ -112,6 +112,8 @@ export class SpoolingSender {
     };
     this.#inner = new Sender({
       ...opts.sender,
+      // While batches go to the spool they are appended one at a time, as the replay expects.
+      windowAllowed: () => !this.#spooling && this.#failingSince === undefined,
       port: gate,
       retry: opts.retry,
       brokers: opts.brokers,

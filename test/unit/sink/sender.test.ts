@@ -352,3 +352,40 @@ test('maxInFlight: after a failure the sends in flight finish, the failed batch 
   assert.deepEqual(delivered, ['a', 'c', 'b', 'd']);
   assert.equal(s.queued, 0);
 });
+
+test('maxInFlight: while windowAllowed says no (batches go to the spool), one send at a time', async () => {
+  const port = new GatedPort();
+  let allowed = false;
+  const delivered: string[] = [];
+  const s = new Sender({
+    port,
+    retry,
+    brokers: ['127.0.0.1:1'],
+    log: silentLogger(),
+    clock: new ManualClock(),
+    maxInFlight: 3,
+    windowAllowed: () => allowed,
+    onDelivered: (b) => delivered.push(b.topic),
+    onRejected: () => assert.fail('not permanent'),
+  });
+  for (const t of ['a', 'b', 'c']) s.enqueue(batch(t, 1));
+  await tick();
+  assert.equal(port.calls.length, 1);
+  port.calls[0]?.settle();
+  await tick();
+  assert.equal(port.calls.length, 2);
+  assert.equal(port.maxSeen, 1);
+  allowed = true;
+  s.enqueue(batch('d', 1));
+  port.calls[1]?.settle();
+  await tick();
+  assert.deepEqual(
+    port.calls.slice(2).map((c) => c.topic),
+    ['c', 'd'],
+    'allowed again: the window opens',
+  );
+  port.calls[2]?.settle();
+  port.calls[3]?.settle();
+  await s.idle();
+  assert.deepEqual(delivered, ['a', 'b', 'c', 'd']);
+});
