@@ -243,24 +243,8 @@ export class PreparedBatch implements Batch {
     this.section = section;
   }
 
-  /** The batch of `records` (one key, no headers) encoded at once. */
-  static of(batch: Batch, encoder: RecordsEncoder = new RecordsEncoder(batch.bytes + 1024)): PreparedBatch {
-    const { records } = batch;
-    const chunks = new Array<LineChunk>(records.length);
-    for (let i = 0; i < records.length; i++) chunks[i] = (records[i] as OutRecord).chunk;
-    const section = Buffer.from(encoder.encodeRecords(batch, undefined, records.length));
-    return new PreparedBatch(
-      batch.topic,
-      batch.bytes,
-      records[0]?.key ?? null,
-      chunks,
-      section,
-      encoder.largest,
-    );
-  }
-
   get records(): readonly OutRecord[] {
-    this.#records ??= decodeValues(this.section, this.count).map((value, i) => ({
+    this.#records ??= decodeRecordValues(this.section, this.count).map((value, i) => ({
       topic: this.topic,
       key: this.key,
       value,
@@ -271,7 +255,7 @@ export class PreparedBatch implements Batch {
 }
 
 /** The values of a records section written by RecordsEncoder (no headers), in order. */
-export function decodeValues(section: Buffer, count: number): string[] {
+export function decodeRecordValues(section: Buffer, count: number): string[] {
   const values = new Array<string>(count);
   let p = 0;
   const varint = (): number => {
@@ -353,7 +337,7 @@ export class EncodingBuilder implements BatchBuilder {
   #toList(): OutRecord[] {
     this.#onMixed(this.#topic);
     const chunks = this.#chunks;
-    const values = decodeValues(this.#encoder.view(), chunks.length);
+    const values = decodeRecordValues(this.#encoder.view(), chunks.length);
     const records: OutRecord[] = values.map((value, i) => ({
       topic: this.#topic,
       key: this.#key,

@@ -6,7 +6,7 @@ import type { OutRecord } from '../../../src/model/record.ts';
 import { oversizedRecords } from '../../../src/sink/dead-letter.ts';
 import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
 import {
-  decodeValues,
+  decodeRecordValues,
   EncodingBuilder,
   frameRecordBatch,
   PreparedBatch,
@@ -139,15 +139,17 @@ test('a prepared batch keeps the chunks and count, and decodes its values only w
     value,
     chunk: i === 0 ? chunkA : chunkB,
   }));
-  const plain: Batch = { topic: 't', records, bytes: 123 };
-  const prepared = PreparedBatch.of(plain, new RecordsEncoder(32));
+  const builder = new EncodingBuilder('t', 32, () => assert.fail('one key'));
+  for (const r of records) builder.add(r);
+  const prepared = builder.finish(123);
+  assert.ok(prepared instanceof PreparedBatch);
   const section = prepared.section;
   assert.equal(prepared.count, 3);
   assert.equal(prepared.bytes, 123);
   assert.equal(prepared.key, 'k');
   assert.deepEqual(prepared.chunks, [chunkA, chunkB, chunkB]);
   assert.equal(recordCount(prepared), 3);
-  assert.deepEqual(decodeValues(section, 3), values);
+  assert.deepEqual(decodeRecordValues(section, 3), values);
   assert.deepEqual(prepared.records, records);
   assert.equal(prepared.records, prepared.records, 'decoded once');
 });

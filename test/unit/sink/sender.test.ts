@@ -269,7 +269,12 @@ class GatedPort implements ProducerPort {
 }
 
 /** A Sender with 3 sends in flight that records the topics it delivers, in order. */
-function windowSender(port: ProducerPort, clock: ManualClock, delivered: string[]): Sender {
+function windowSender(
+  port: ProducerPort,
+  clock: ManualClock,
+  delivered: string[],
+  windowAllowed?: () => boolean,
+): Sender {
   return new Sender({
     port,
     retry,
@@ -277,6 +282,7 @@ function windowSender(port: ProducerPort, clock: ManualClock, delivered: string[
     log: silentLogger(),
     clock,
     maxInFlight: 3,
+    windowAllowed,
     onDelivered: (b) => delivered.push(b.topic),
     onRejected: () => assert.fail('not permanent'),
   });
@@ -357,17 +363,7 @@ test('maxInFlight: while windowAllowed says no (batches go to the spool), one se
   const port = new GatedPort();
   let allowed = false;
   const delivered: string[] = [];
-  const s = new Sender({
-    port,
-    retry,
-    brokers: ['127.0.0.1:1'],
-    log: silentLogger(),
-    clock: new ManualClock(),
-    maxInFlight: 3,
-    windowAllowed: () => allowed,
-    onDelivered: (b) => delivered.push(b.topic),
-    onRejected: () => assert.fail('not permanent'),
-  });
+  const s = windowSender(port, new ManualClock(), delivered, () => allowed);
   for (const t of ['a', 'b', 'c']) s.enqueue(batch(t, 1));
   await tick();
   assert.equal(port.calls.length, 1);
