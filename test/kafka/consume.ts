@@ -182,8 +182,11 @@ export async function createTopic(
   const admin = client(bootstrap, opts.client).admin();
   await admin.connect();
   try {
+    // kafkajs's own waitForLeaders retries only LEADER_NOT_AVAILABLE; in a KRaft cluster a broker
+    // that has not yet applied the new metadata answers UNKNOWN_TOPIC_OR_PARTITION, which made it fail
+    // (CI, the 3-node test). waitForTopic below asks every broker and retries both.
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic: name,
@@ -196,5 +199,40 @@ export async function createTopic(
     if (!created) throw new Error(`createTopic: topic ${name} already exists`);
   } finally {
     await admin.disconnect().catch(() => {});
+  }
+  await waitForTopic(bootstrap, name, opts.partitions ?? 3, opts.client);
+}
+
+/**
+ * Waits until every broker of `bootstrap` reports `partitions` partitions of `topic`, each with a
+ * leader. Retries any error for up to 30 s, then rejects with the last one.
+ */
+async function waitForTopic(
+  bootstrap: string,
+  topic: string,
+  partitions: number,
+  config: ClientConfig | undefined,
+): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (const address of bootstrap.split(',')) {
+    for (;;) {
+      const admin = client(address, config).admin();
+      let lastError: unknown;
+      try {
+        await admin.connect();
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const found = topics.find((t) => t.name === topic)?.partitions ?? [];
+        if (found.length === partitions && found.every((p) => p.leader >= 0)) break;
+        lastError = new Error(`${address} reports ${found.length} of ${partitions} partitions with leaders`);
+      } catch (e) {
+        lastError = e;
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`createTopic: ${topic} not ready on ${address} after 30 s: ${String(lastError)}`);
+      }
+      await sleep(100);
+    }
   }
 }
