@@ -17,15 +17,15 @@
  * never passes a line that Kafka has not acknowledged.
  */
 import { hostname } from 'node:os';
-import { Batcher } from './batch/batcher.ts';
-import { batchCost, MemoryBound, recordCost } from './batch/memory-bound.ts';
+import { Batcher, RECORD_OVERHEAD } from './batch/batcher.ts';
+import { batchCost, MemoryBound, RECORD_OVERHEAD_BYTES, recordCost } from './batch/memory-bound.ts';
 import { type ConfigChanges, diffConfig } from './config/diff.ts';
 import type { Config, SourceConfig } from './config/schema.ts';
 import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
 import { type Clock, systemClock } from './model/clock.ts';
 import { ExitCode, LogferryError } from './model/errors.ts';
 import { type ChunkAcknowledger, type ChunkSink, type LineChunk, releaseChunk } from './model/line-chunk.ts';
-import type { OutRecord, ParsedEvent } from './model/record.ts';
+import type { LineRoute, OutRecord, ParsedEvent } from './model/record.ts';
 import { ObserveServer } from './observe/http-server.ts';
 import type { Logger } from './observe/logger.ts';
 import { type FileLag, Metrics, type MetricsSnapshot } from './observe/metrics.ts';
@@ -55,6 +55,8 @@ export interface AgentOptions {
 interface FileState {
   decoder: Decoder;
   enricher: FileEnricher;
+  /** Set when this file's lines may take the one-line-per-record fast path (see #emitLines). */
+  route: LineRoute | undefined;
 }
 
 const EXPIRY_SCAN_MS = 200;
@@ -214,13 +216,19 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       perSource.bytes_read += chunk.bytes;
     }
     const file = this.#fileState(chunk);
-    const events = this.#events;
-    events.length = 0;
-    file.decoder.decode(chunk, events);
-    this.#emit(file.enricher, events);
+    if (file.route !== undefined && chunk.raw !== undefined && chunk.flags === undefined) {
+      this.#emitLines(file, file.route, chunk, chunk.raw);
+    } else {
+      const events = this.#events;
+      events.length = 0;
+      file.decoder.decode(chunk, events);
+      this.#emit(file.enricher, events);
+    }
     // Every line is in an event or a record now. The chunk stays referenced until those records
-    // are delivered; its lines need not, so they die young instead of being promoted with it.
+    // are delivered; its lines need not, so they die young instead of being promoted with it, and
+    // its bytes are the tailer's again.
     chunk.lines.length = 0;
+    chunk.raw = undefined;
     releaseChunk(chunk, this);
     // After the records are charged, so that what this chunk turned into counts before reading on.
     return this.#memory.wait();
@@ -313,10 +321,12 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     if (file === undefined) {
       const source = this.#sources.get(chunk.source);
       if (source === undefined) throw new Error(`chunk from unknown source ${chunk.source}`);
-      file = {
-        decoder: createDecoder(source.config),
-        enricher: source.enricher.forFile(chunk.path, chunk.fileId),
-      };
+      const decoder = createDecoder(source.config);
+      const enricher = source.enricher.forFile(chunk.path, chunk.fileId);
+      // The fast path writes records as bytes: only worth it when the producer takes them so.
+      const route =
+        decoder.passesLines && this.#producer.batchBuilder !== undefined ? enricher.lineRoute() : undefined;
+      file = { decoder, enricher, route };
       this.#files.set(chunk.fileId, file);
     }
     return file;
@@ -332,6 +342,35 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       this.#batcher.add(record);
     }
     this.#memory.charge(cost);
+  }
+
+  /**
+   * The one-line-per-record fast path: every line of the chunk is a record with only its message,
+   * offset and read time (the decoder passes lines as they are; the chunk has no flags), written
+   * from the chunk's bytes into the batch by the route's writer. The records, their references on
+   * the chunk and their charge are those `decode` + `#emit` would have made.
+   */
+  #emitLines(file: FileState, route: LineRoute, chunk: LineChunk, raw: Uint8Array): void {
+    const offsets = chunk.offsets;
+    const n = offsets.length;
+    const base = chunk.rawBase ?? 0;
+    const ts = chunk.readAt;
+    file.decoder.countPassed(n);
+    file.enricher.countLineRecords(n);
+    this.stats.events += n;
+    chunk.refs += n;
+    const batcher = this.#batcher;
+    let cost = 0;
+    let start = (offsets[0] as number) - base;
+    for (let i = 0; i < n; i++) {
+      const next = (i + 1 < n ? (offsets[i + 1] as number) : chunk.endOffset) - base;
+      let end = next;
+      if (raw[end - 1] === 0x0a) end--;
+      if (end > start && raw[end - 1] === 0x0d) end--;
+      cost += batcher.addLine(route, chunk, ts, raw, start, end, offsets[i] as number);
+      start = next;
+    }
+    this.#memory.charge(cost + n * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD));
   }
 
   /** Drops a batch's references on its chunks and its charge on the memory bound. */

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../model/clock.ts';
-import type { OutRecord } from '../model/record.ts';
+import type { LineChunk } from '../model/line-chunk.ts';
+import type { LineRoute, OutRecord } from '../model/record.ts';
 import type { Batch, BatchBuilder } from '../sink/producer-port.ts';
 import type { BatchConfig } from './batch-config.ts';
 
@@ -58,22 +59,64 @@ export class Batcher {
   }
 
   add(record: OutRecord): void {
-    let open = this.#open.get(record.topic);
-    if (open === undefined) {
-      open = { topic: record.topic, builder: undefined, bytes: 0, timer: undefined };
-      this.#open.set(record.topic, open);
-    }
     const size = record.value.length + (record.key?.length ?? 0) + RECORD_OVERHEAD;
+    const open = this.#openFor(record.topic, size);
+    (open.builder as BatchBuilder).add(record);
+    this.#added(open, size);
+  }
+
+  /**
+   * Adds the record of line `raw[start, end)` of `chunk` through `route` (the one-line-per-record
+   * fast path; see LineValueWriter), as bytes when the open batch's builder takes them. Returns
+   * what it counted for the record, as `add` counts it: the value's UTF-16 length, the key's and
+   * RECORD_OVERHEAD.
+   */
+  addLine(
+    route: LineRoute,
+    chunk: LineChunk,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number {
+    const keyLength = route.key === null ? 0 : route.key.length;
+    // Before writing, the value's size is known only roughly: the line's bytes plus the rest.
+    const open = this.#openFor(
+      route.topic,
+      end - start + route.writer.fixedBytes + keyLength + RECORD_OVERHEAD,
+    );
+    const builder = open.builder as BatchBuilder;
+    let units: number;
+    if (builder.addLine !== undefined) units = builder.addLine(route, chunk, ts, raw, start, end, offset);
+    else {
+      const value = route.writer.toString(ts, raw, start, end, offset);
+      builder.add({ topic: route.topic, key: route.key, value, chunk });
+      units = value.length;
+    }
+    const size = units + keyLength + RECORD_OVERHEAD;
+    this.#added(open, size);
+    return size;
+  }
+
+  /** The open batch of `topic` with room for `size` more (a full one is closed first). */
+  #openFor(topic: string, size: number): OpenBatch {
+    let open = this.#open.get(topic);
+    if (open === undefined) {
+      open = { topic, builder: undefined, bytes: 0, timer: undefined };
+      this.#open.set(topic, open);
+    }
     if (open.builder !== undefined && open.bytes + size > this.#config.max_bytes) this.#close(open);
-    let builder = open.builder;
-    if (builder === undefined) {
-      const topic = record.topic;
-      builder = this.#newBuilder?.(topic, this.#config.max_bytes) ?? new RecordList(topic);
-      open.builder = builder;
+    if (open.builder === undefined) {
+      open.builder = this.#newBuilder?.(topic, this.#config.max_bytes) ?? new RecordList(topic);
       open.timer = this.#clock.setTimeout(() => this.#closeTopic(topic), this.#config.linger_ms);
     }
-    builder.add(record);
+    return open;
+  }
+
+  #added(open: OpenBatch, size: number): void {
     open.bytes += size;
+    const builder = open.builder as BatchBuilder;
     if (builder.count >= this.#config.max_records || open.bytes >= this.#config.max_bytes) this.#close(open);
   }
 

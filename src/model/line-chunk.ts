@@ -20,6 +20,15 @@ export interface LineChunk {
    * by the chunk, which lives until its records are delivered.
    */
   readonly lines: string[];
+  /**
+   * The bytes the lines were cut from (the tailer's read buffer, reused after `ChunkSink.write`
+   * returns, so read during it only): line `i` starts at `raw[offsets[i] - rawBase]` and ends
+   * before the next line's start (or `endOffset`), less its `\n` and one `\r`. Absent when the
+   * chunk was not made from one buffer; the pipeline drops it after `write`.
+   */
+  raw?: Uint8Array | undefined;
+  /** File offset of `raw[0]`. */
+  readonly rawBase?: number;
   /** Byte offset of each line's first byte; `offsets.length === lines.length`. */
   readonly offsets: number[];
   /**

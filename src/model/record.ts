@@ -40,3 +40,44 @@ export interface OutRecord {
   /** The chunk of the record's first line; the record owns one reference on it. */
   chunk: LineChunk;
 }
+
+/**
+ * The one-line-per-record fast path (no parser, no multiline, a constant topic and key): enrich/
+ * gives a writer that puts a record's JSON value straight into the batch's buffer from the line's
+ * bytes, and batch/ and sink/ call it instead of making a string per record. The value is the same,
+ * byte for byte, as the `OutRecord.value` the enricher would make for the line.
+ */
+export interface LineValueWriter {
+  /** Bytes of a value beside its escaped line (offset digits counted at their widest). */
+  readonly fixedBytes: number;
+  /**
+   * The UTF-16 length of the last value written: what `value.length` of the same record as a
+   * string would be (the memory bound and batch sizes count that).
+   */
+  readonly lastUnits: number;
+  /**
+   * Writes the value of the record of line `raw[start, end)` (valid UTF-8, without its line end)
+   * at `dst[pos]`, which has room for `fixedBytes + jsonStringMaxBytes(end - start)`; returns the
+   * position after it.
+   */
+  write(
+    dst: Buffer,
+    pos: number,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number;
+  /** The same value as a string (for producers that take records as strings). */
+  toString(ts: number, raw: Uint8Array, start: number, end: number, offset: number): string;
+}
+
+/** Where every record of a file on the fast path goes, and how its value is written. */
+export interface LineRoute {
+  readonly topic: string;
+  readonly key: string | null;
+  /** `key` as UTF-8, or null. */
+  readonly keyBytes: Buffer | null;
+  readonly writer: LineValueWriter;
+}

@@ -32,6 +32,14 @@ export interface Decoder {
   flushAll(out: ParsedEvent[]): void;
   /** True while an event is held (its start chunk is not yet acknowledgeable). */
   readonly holding: boolean;
+  /**
+   * True when every line is one event whose message is the line, with nothing parsed (no wrapper,
+   * multiline or parser): the pipeline may then skip `decode` for a chunk without flags and call
+   * `countPassed` instead (the one-line-per-record fast path).
+   */
+  readonly passesLines: boolean;
+  /** Counts `n` lines that went past `decode` as events of their own (see `passesLines`). */
+  countPassed(n: number): void;
   readonly stats: DecoderStats;
 }
 
@@ -130,6 +138,16 @@ class FileDecoder implements Decoder {
     this.plan = plan;
     this.acknowledger = acknowledger;
     this.stats = stats;
+  }
+
+  get passesLines(): boolean {
+    const plan = this.plan;
+    return plan.wrapper === 'none' && plan.multiline === undefined && plan.chain.length === 0;
+  }
+
+  countPassed(n: number): void {
+    this.stats.lines += n;
+    this.stats.events += n;
   }
 
   get holding(): boolean {

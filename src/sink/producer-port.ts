@@ -1,4 +1,5 @@
-import type { OutRecord } from '../model/record.ts';
+import type { LineChunk } from '../model/line-chunk.ts';
+import type { LineRoute, OutRecord } from '../model/record.ts';
 import { PreparedBatch } from './record-batch.ts';
 
 /** One send: records for one topic, in order. */
@@ -14,6 +15,20 @@ export interface Batch {
 /** Collects the records of one open batch, in order, and makes the batch when it closes. */
 export interface BatchBuilder {
   add(record: OutRecord): void;
+  /**
+   * Optional: adds the record of line `raw[start, end)` of `chunk` through `route` without a
+   * string (see LineValueWriter); returns the value's UTF-16 length. Absent: the Batcher makes the
+   * record's string and calls `add`.
+   */
+  addLine?(
+    route: LineRoute,
+    chunk: LineChunk,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number;
   readonly count: number;
   /** The closed batch; `bytes` as the Batcher counted them. The builder is not used again. */
   finish(bytes: number): Batch;

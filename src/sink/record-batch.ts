@@ -19,8 +19,10 @@
  * is written: the prefix's width is guessed from the string's UTF-16 length (never more than its
  * UTF-8 length) and the text is moved along in the rare case the real length needs a wider varint.
  */
+
+import { jsonStringMaxBytes } from '../enrich/json-bytes.ts';
 import type { LineChunk } from '../model/line-chunk.ts';
-import type { OutRecord } from '../model/record.ts';
+import type { LineRoute, OutRecord } from '../model/record.ts';
 import { crc32c } from '../spool/crc32c.ts';
 import type { Batch, BatchBuilder } from './producer-port.ts';
 
@@ -135,6 +137,58 @@ export class RecordsEncoder {
         p = this.#text(p, headers[name] as string);
       }
     }
+    this.#close(start, prefixGuess, p);
+  }
+
+  /**
+   * Appends the record of line `raw[start, end)` with the route's key and its value written by the
+   * route's writer (the fast path: no string). Returns the value's UTF-16 length (`lastUnits`).
+   */
+  appendLine(
+    offsetDelta: number,
+    route: LineRoute,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number {
+    const writer = route.writer;
+    const keyBytes = route.keyBytes;
+    const keyLength = keyBytes === null ? 0 : keyBytes.length;
+    this.#ensure(writer.fixedBytes + jsonStringMaxBytes(end - start) + keyLength + 32);
+    const buf = this.#buf;
+    const at = this.#pos;
+    // The value's length guessed from the unescaped line; corrected below if its varint is wider.
+    const valueGuess = end - start + writer.fixedBytes;
+    const prefixGuess = varintSize(valueGuess + keyLength + 8);
+    let p = at + prefixGuess;
+    buf[p++] = 0; // attributes
+    buf[p++] = 0; // timestampDelta
+    p = this.#varint(p, offsetDelta);
+    if (keyBytes === null) buf[p++] = 1;
+    else {
+      p = this.#varint(p, keyLength);
+      buf.set(keyBytes, p);
+      p += keyLength;
+    }
+    const valueWidthGuess = varintSize(valueGuess);
+    const valueAt = p + valueWidthGuess;
+    const valueEnd = writer.write(buf, valueAt, ts, raw, start, end, offset);
+    const valueLength = valueEnd - valueAt;
+    const valueWidth = varintSize(valueLength);
+    if (valueWidth !== valueWidthGuess) buf.copyWithin(p + valueWidth, valueAt, valueEnd);
+    this.#varint(p, valueLength);
+    p += valueWidth + valueLength;
+    buf[p++] = 0; // no headers
+    this.#close(at, prefixGuess, p);
+    return writer.lastUnits;
+  }
+
+  /** Writes the length of the record at `start` (body from `start + prefixGuess` to `end`). */
+  #close(start: number, prefixGuess: number, end: number): void {
+    const buf = this.#buf;
+    let p = end;
     const bodyLength = p - start - prefixGuess;
     const prefix = varintSize(bodyLength);
     if (prefix !== prefixGuess) {
@@ -318,6 +372,27 @@ export class EncodingBuilder implements BatchBuilder {
     }
     this.#encoder.append(n, record.key, record.value);
     this.#chunks.push(record.chunk);
+  }
+
+  addLine(
+    route: LineRoute,
+    chunk: LineChunk,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number {
+    const n = this.#chunks.length;
+    if (this.#records !== undefined || (n > 0 && route.key !== this.#key)) {
+      const value = route.writer.toString(ts, raw, start, end, offset);
+      this.add({ topic: this.#topic, key: route.key, value, chunk });
+      return value.length;
+    }
+    if (n === 0) this.#key = route.key;
+    const units = this.#encoder.appendLine(n, route, ts, raw, start, end, offset);
+    this.#chunks.push(chunk);
+    return units;
   }
 
   get count(): number {

@@ -880,6 +880,8 @@ export class Tailer implements ChunkAcknowledger {
           path: tf.path,
           fileId: tf.fileId,
           lines: framed.lines,
+          raw: buf,
+          rawBase: consumed - lookback,
           offsets: framed.offsets,
           flags: framed.flags,
           endOffset,
@@ -902,7 +904,8 @@ export class Tailer implements ChunkAcknowledger {
       // Another turn while the known size is not reached; at the end (maybe with a partial line)
       // the next turn comes from a change event, the poll, or a rotation deadline.
       tf.wideRead = emitted === 0 && !atEnd;
-      // Nothing made from the buffer refers to it (lines are decoded copies), so it can be reused.
+      // Nothing made from the buffer refers to it once written (lines are decoded copies, `raw` is
+      // read during write only), so it can be reused.
       if (pooled !== undefined && this.#readBuffers.length < this.#settings.read_concurrency)
         this.#readBuffers.push(pooled);
       if (!atEnd) return true;

@@ -118,3 +118,30 @@ test("a producer's builder collects each open batch: one per batch, asked with m
     [2 * (2 + 1 + 24), 2 * (2 + 1 + 24), 2 + 1 + 24],
   );
 });
+
+test('addLine: without a builder that takes bytes, the record is the writer string; sizes add up to the batch bytes', () => {
+  const out: Batch[] = [];
+  const b = new Batcher(
+    { max_records: 3, max_bytes: 1 << 20, linger_ms: 100 },
+    (x) => out.push(x),
+    new ManualClock(),
+  );
+  const writer = {
+    fixedBytes: 2,
+    lastUnits: 0,
+    write: () => 0,
+    toString: (_ts: number, raw: Uint8Array, start: number, end: number, offset: number) =>
+      `${offset}:${Buffer.from(raw.subarray(start, end)).toString()}`,
+  };
+  const route = { topic: 't', key: 'kk', keyBytes: Buffer.from('kk'), writer };
+  const raw = Buffer.from('aé\nbb\nc\n');
+  const sizes = [b.addLine(route, chunk, 0, raw, 0, 3, 0), b.addLine(route, chunk, 0, raw, 4, 6, 4)];
+  sizes.push(b.addLine(route, chunk, 0, raw, 7, 8, 7));
+  assert.equal(out.length, 1, 'closed at max_records');
+  assert.deepEqual(
+    out[0]?.records.map((r) => `${r.key} ${r.value}`),
+    ['kk 0:aé', 'kk 4:bb', 'kk 7:c'],
+  );
+  assert.deepEqual(sizes, [4 + 2 + 24, 4 + 2 + 24, 3 + 2 + 24]);
+  assert.equal(out[0]?.bytes, sizes[0]! + sizes[1]! + sizes[2]!);
+});

@@ -188,3 +188,62 @@ describe('record @timestamp', () => {
     }
   });
 });
+
+describe('lineRoute: records of bare lines written as bytes', () => {
+  const lines = ['hello "world"', '', 'grüße 🙂 \\ \t\u0001', 'x'.repeat(500), '日本'];
+  const cases: { what: string; source: Parameters<typeof createEnricher>[0]; path: string }[] = [
+    { what: 'defaults', source: { name: 'app' }, path: '/var/log/app/app.log' },
+    {
+      what: 'Kubernetes path, labels, a non-ASCII path and service, key none',
+      source: { name: 'k8s', service: 'dienst-ü', key: 'none', fields: { team: 'ä', n: 3 } },
+      path: '/var/log/pods/ns_pod-1_0123-4567/ctr/0.log',
+    },
+    {
+      what: 'key and topic from the service',
+      source: { name: 'svc', service: 'billing', key: 'service', topic: 'logs-{service}' },
+      path: '/srv/logs/ünï.log',
+    },
+  ];
+  for (const c of cases) {
+    it(`writes the value toRecord makes, and its UTF-16 length: ${c.what}`, () => {
+      const enr = createEnricher(c.source, { default_topic: 'logs', host_name: 'höst' }, {});
+      const fe = enr.forFile(c.path, 'dev1:ino9:fp1');
+      const route = fe.lineRoute();
+      assert.ok(route !== undefined);
+      const chunk = makeChunk(lines, { start: 1_234_567 });
+      const events: ParsedEvent[] = [];
+      createDecoder({ name: 'app' }).decode(chunk, events);
+      const raw = Buffer.from(`${lines.join('\n')}\n`);
+      let start = 0;
+      for (let i = 0; i < lines.length; i++) {
+        const rec = fe.toRecord(events[i] as ParsedEvent, chunk.readAt);
+        assert.equal(route.topic, rec.topic);
+        assert.equal(route.key, rec.key);
+        assert.deepEqual(route.keyBytes, rec.key === null ? null : Buffer.from(rec.key));
+        const end = start + Buffer.byteLength(lines[i] as string);
+        const dst = Buffer.alloc(route.writer.fixedBytes + 6 * (end - start) + 2);
+        const p = route.writer.write(dst, 0, chunk.readAt, raw, start, end, chunk.offsets[i] as number);
+        assert.equal(dst.toString('utf8', 0, p), rec.value);
+        assert.equal(route.writer.lastUnits, rec.value.length);
+        assert.equal(
+          route.writer.toString(chunk.readAt, raw, start, end, chunk.offsets[i] as number),
+          rec.value,
+        );
+        start = end + 1;
+      }
+    });
+  }
+
+  it('is undefined when the topic or key depends on more than the file', () => {
+    const byField = createEnricher({ name: 'a', topic: 'logs-{fields.app}' }, { default_topic: 'logs' }, {});
+    assert.equal(byField.forFile('/tmp/a.log', 'f').lineRoute(), undefined);
+    const keyByField = createEnricher({ name: 'a', key: 'fields.user' }, { default_topic: 'logs' }, {});
+    assert.equal(keyByField.forFile('/tmp/a.log', 'f').lineRoute(), undefined);
+  });
+
+  it('counts the records written through it', () => {
+    const enr = createEnricher({ name: 'app' }, { default_topic: 'logs' }, {});
+    enr.forFile('/tmp/a.log', 'f').countLineRecords(5);
+    assert.equal(enr.stats.records, 5);
+  });
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32c as libraryCrc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
+import { createEnricher } from '../../../src/enrich/enricher.ts';
 import type { LineChunk } from '../../../src/model/line-chunk.ts';
 import type { OutRecord } from '../../../src/model/record.ts';
 import { oversizedRecords } from '../../../src/sink/dead-letter.ts';
@@ -210,4 +211,87 @@ test('the size check of a prepared batch uses the largest encoded record, and st
   // A bound that a 3-bytes-per-unit estimate of the whole batch would not pass, the records do.
   assert.equal(oversizedRecords(batch, 8_000), undefined);
   assert.deepEqual(oversizedRecords(batch, 5_000), [1]);
+});
+
+function lineRoute(key: 'host' | 'none' = 'host') {
+  const enr = createEnricher({ name: 'app', key }, { default_topic: 't', host_name: 'hôst' }, {});
+  const route = enr.forFile('/var/log/app.log', 'dev:ino:fp').lineRoute();
+  assert.ok(route !== undefined);
+  return route;
+}
+
+/** The lines as one buffer, with each line's [start, end). */
+function rawLines(lines: readonly string[]): { raw: Buffer; spans: [number, number][] } {
+  const raw = Buffer.from(`${lines.join('\n')}\n`);
+  const spans: [number, number][] = [];
+  let start = 0;
+  for (const l of lines) {
+    const end = start + Buffer.byteLength(l);
+    spans.push([start, end]);
+    start = end + 1;
+  }
+  return { raw, spans };
+}
+
+test('lines appended through a route round-trip, escaped values widening their length prefixes', () => {
+  const route = lineRoute();
+  // 4,100 quotes: guessed under 8,192 bytes (a two-byte varint), escaped over it (three bytes).
+  const lines = ['plain', '"'.repeat(4_100), 'ünï 🙂 \t', '', '\u0001'.repeat(20)];
+  const { raw, spans } = rawLines(lines);
+  const enc = new RecordsEncoder(16);
+  const ts = 1_764_000_000_123;
+  const expected: string[] = [];
+  spans.forEach(([s, e], i) => {
+    const units = enc.appendLine(i, route, ts, raw, s, e, 1000 * i);
+    const value = route.writer.toString(ts, raw, s, e, 1000 * i);
+    assert.equal(units, value.length);
+    expected.push(value);
+  });
+  const got = decode(frameRecordBatch(enc.view(), lines.length, 'none', header));
+  assert.deepEqual(
+    got.records.map((r) => String(r.value)),
+    expected,
+  );
+  assert.deepEqual(
+    got.records.map((r) => r.offsetDelta),
+    [0, 1, 2, 3, 4],
+  );
+  for (const r of got.records) assert.equal(String(r.key), route.key);
+  assert.equal(JSON.parse(expected[1] as string).message, lines[1]);
+  const nullKey = new RecordsEncoder(16);
+  nullKey.appendLine(0, lineRoute('none'), ts, raw, 0, 5, 0);
+  assert.equal(decode(frameRecordBatch(nullKey.view(), 1, 'none', header)).records[0]?.key, null);
+});
+
+test('an encoding builder takes lines as bytes, and turns into a list of their strings at another key', () => {
+  const mixed: string[] = [];
+  const b = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const route = lineRoute();
+  const { raw, spans } = rawLines(['one "1"', 'two 2', 'three']);
+  const c = {} as LineChunk;
+  const ts = 1_764_000_000_000;
+  for (const [s, e] of spans.slice(0, 2)) b.addLine(route, c, ts, raw, s, e, s);
+  const prepared = b.finish(1);
+  assert.ok(prepared instanceof PreparedBatch);
+  assert.deepEqual(
+    prepared.records.map((r) => r.value),
+    spans.slice(0, 2).map(([s, e]) => route.writer.toString(ts, raw, s, e, s)),
+  );
+
+  const m = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const [s0, e0] = spans[0] as [number, number];
+  const [s1, e1] = spans[1] as [number, number];
+  m.addLine(route, c, ts, raw, s0, e0, s0);
+  m.add({ topic: 't', key: 'other', value: 'v', chunk: c });
+  const units = m.addLine(route, c, ts, raw, s1, e1, s1);
+  const list = m.finish(2);
+  assert.ok(!(list instanceof PreparedBatch));
+  const second = route.writer.toString(ts, raw, s1, e1, s1);
+  assert.equal(units, second.length);
+  assert.deepEqual(list.records, [
+    { topic: 't', key: route.key, value: route.writer.toString(ts, raw, s0, e0, s0), chunk: c },
+    { topic: 't', key: 'other', value: 'v', chunk: c },
+    { topic: 't', key: route.key, value: second, chunk: c },
+  ]);
+  assert.deepEqual(mixed, ['t']);
 });

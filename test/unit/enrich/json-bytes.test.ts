@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  decimalBytes,
+  jsonStringMaxBytes,
+  jsonStringUnitsDelta,
+  writeDecimal,
+  writeJsonString,
+} from '../../../src/enrich/json-bytes.ts';
+
+function viaBytes(s: string): { text: string; units: number } {
+  const src = Buffer.from(s);
+  const dst = Buffer.alloc(jsonStringMaxBytes(src.length) + 4, 0xaa);
+  const end = writeJsonString(dst, 2, src, 0, src.length);
+  assert.equal(dst[0], 0xaa, 'nothing written before the position');
+  assert.equal(dst[end], 0xaa, 'nothing written after the returned position');
+  return { text: dst.toString('utf8', 2, end), units: end - 2 + jsonStringUnitsDelta };
+}
+
+test('every single character 0-0x7f is written as JSON.stringify writes it', () => {
+  for (let c = 0; c < 0x80; c++) {
+    const s = `a${String.fromCharCode(c)}b`;
+    assert.equal(viaBytes(s).text, JSON.stringify(s), `char ${c}`);
+  }
+});
+
+test('UTF-8 of 2, 3 and 4 bytes is copied; the UTF-16 length of the output is what stringify gives', () => {
+  const samples = [
+    '',
+    'plain',
+    'grüße',
+    '日本語のログ',
+    '🙂 and 🙃, "quoted" \\ and \t',
+    '\u2028\u2029 separators are not escaped',
+    'ünïcödé\u0000\u001f\u007f',
+    '𝄞'.repeat(50),
+  ];
+  for (const s of samples) {
+    const { text, units } = viaBytes(s);
+    assert.equal(text, JSON.stringify(s));
+    assert.equal(units, JSON.stringify(s).length, `units of ${s}`);
+  }
+});
+
+test('random strings of every kind of code point match JSON.stringify', () => {
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const ranges = [
+    [0, 0x20],
+    [0x20, 0x80],
+    [0x80, 0x800],
+    [0x800, 0xd800],
+    [0xe000, 0x10000],
+    [0x10000, 0x110000],
+  ] as const;
+  for (let i = 0; i < 2000; i++) {
+    let s = '';
+    const len = rnd(40);
+    for (let k = 0; k < len; k++) {
+      const [lo, hi] = ranges[rnd(ranges.length)] as readonly [number, number];
+      s += String.fromCodePoint(lo + rnd(hi - lo));
+    }
+    const { text, units } = viaBytes(s);
+    assert.equal(text, JSON.stringify(s));
+    assert.equal(units, JSON.stringify(s).length);
+  }
+});
+
+test('a worst-case line (every byte escaped as \\u00XX) fits jsonStringMaxBytes', () => {
+  const src = Buffer.alloc(100, 1);
+  const dst = Buffer.alloc(jsonStringMaxBytes(100));
+  assert.equal(writeJsonString(dst, 0, src, 0, 100), dst.length);
+});
+
+test('decimals of every width up to 2^53', () => {
+  const values = [
+    0,
+    1,
+    9,
+    10,
+    99,
+    100,
+    12345,
+    999_999,
+    1_000_000,
+    2 ** 31,
+    2 ** 32 + 5,
+    Number.MAX_SAFE_INTEGER,
+  ];
+  for (const v of values) {
+    const buf = Buffer.alloc(20, 0x20);
+    const end = writeDecimal(buf, 1, v);
+    assert.equal(buf.toString('latin1', 1, end), String(v));
+    assert.equal(decimalBytes(v), String(v).length);
+  }
+});
