@@ -38,6 +38,7 @@ const ALL = [
   'headline-kafkajs',
   'producer-perf',
   'rsyslog',
+  'rsyslog-record',
   'syslog-ng',
   'json',
   'codec-none',
@@ -251,6 +252,9 @@ try {
         break;
       case 'rsyslog':
         r = await runRsyslog(ctx, codec);
+        break;
+      case 'rsyslog-record':
+        r = await runRsyslog(ctx, codec, 'record');
         break;
       case 'syslog-ng':
         r = await runSyslogNg(ctx, codec);

@@ -8,6 +8,7 @@
  * $MSG), so they do less work per line than logferry, which builds a JSON record for every line.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -100,10 +101,43 @@ async function runDaemon(
   }
 }
 
-export async function runRsyslog(ctx: BenchContext, codec: string): Promise<ScenarioResult> {
+/**
+ * logferry's record for a bare line, as an rsyslog template: the same members in the same order,
+ * the message and path JSON-escaped by rsyslog, the offset from imfile's metadata, keyed by host.
+ */
+const RSYSLOG_RECORD_TEMPLATE = [
+  'template(name="record" type="list") {',
+  '  constant(value="{\\"@timestamp\\":\\"")',
+  '  property(name="timegenerated" dateFormat="rfc3339" date.inUTC="on")',
+  '  constant(value="\\",\\"message\\":\\"")',
+  '  property(name="msg" format="json")',
+  '  constant(value="\\",\\"host\\":{\\"name\\":\\"")',
+  '  property(name="hostname" format="json")',
+  '  constant(value="\\"},\\"service\\":{\\"name\\":\\"bulk\\"},\\"log\\":{\\"file\\":{\\"path\\":\\"")',
+  '  property(name="$!metadata!filename" format="json")',
+  '  constant(value="\\"},\\"offset\\":")',
+  '  property(name="$!metadata!fileoffset")',
+  '  constant(value="},\\"event\\":{\\"id\\":\\"f-")',
+  '  property(name="$!metadata!fileoffset")',
+  '  constant(value="\\"},\\"schema_version\\":1}")',
+  '}',
+].join('\n');
+
+/**
+ * rsyslog imfile → omkafka. `shape` raw: the line as it is (%msg%), the peer's cheapest form;
+ * record: a JSON record shaped like logferry's (RSYSLOG_RECORD_TEMPLATE), the same work per line.
+ */
+export async function runRsyslog(
+  ctx: BenchContext,
+  codec: string,
+  shape: 'raw' | 'record' = 'raw',
+): Promise<ScenarioResult> {
+  const record = shape === 'record';
   const r: ScenarioResult = {
-    id: 'rsyslog',
-    title: `rsyslog imfile → omkafka (${codec}, acks=all)`,
+    id: record ? 'rsyslog-record' : 'rsyslog',
+    title: record
+      ? `rsyslog imfile → omkafka, logferry's JSON record (${codec}, acks=all)`
+      : `rsyslog imfile → omkafka (${codec}, acks=all)`,
     status: 'FAILED',
     expectedRecords: ctx.corpus.lines,
     bytes: ctx.corpus.bytes,
@@ -112,11 +146,15 @@ export async function runRsyslog(ctx: BenchContext, codec: string): Promise<Scen
   const found = findRsyslog(ctx.outDir);
   if (typeof found === 'string') return { ...r, status: 'unavailable', reason: found };
   r.notes?.push(
-    `${found.version}; raw line per record (%msg%), inotify imfile, default queues, not idempotent`,
+    record
+      ? `${found.version}; a JSON record per line shaped like logferry's (time, escaped message, host, file path and offset from imfile's metadata, event id), keyed by host; inotify imfile, default queues, not idempotent`
+      : `${found.version}; raw line per record (%msg%), inotify imfile, default queues, not idempotent`,
   );
+  const keyed = record ? ` key="${hostname()}"` : '';
   const omkafka = (topic: string) =>
-    `action(type="omkafka" broker=["${ctx.kafka.bootstrap}"] topic="${topic}" template="raw" ` +
+    `action(type="omkafka" broker=["${ctx.kafka.bootstrap}"] topic="${topic}" template="${record ? 'record' : 'raw'}"${keyed} ` +
     `confParam=["compression.codec=${codec}"] topicConfParam=["request.required.acks=-1"])`;
+  const metadata = record ? 'on' : 'off';
   return runDaemon(ctx, r, (l) => {
     const conf = path.join(l.dir, 'rsyslog.conf');
     writeFileSync(
@@ -126,8 +164,9 @@ export async function runRsyslog(ctx: BenchContext, codec: string): Promise<Scen
         'module(load="imfile" mode="inotify")',
         'module(load="omkafka")',
         'template(name="raw" type="string" string="%msg%")',
-        `input(type="imfile" file="${l.bulkDir}/*.log" tag="bulk" ruleset="bulk" addMetadata="off")`,
-        `input(type="imfile" file="${l.latFile}" tag="lat" ruleset="lat" addMetadata="off")`,
+        RSYSLOG_RECORD_TEMPLATE,
+        `input(type="imfile" file="${l.bulkDir}/*.log" tag="bulk" ruleset="bulk" addMetadata="${metadata}")`,
+        `input(type="imfile" file="${l.latFile}" tag="lat" ruleset="lat" addMetadata="${metadata}")`,
         `ruleset(name="bulk") { ${omkafka(l.topic)} }`,
         `ruleset(name="lat") { ${omkafka(l.latTopic)} }`,
         '',

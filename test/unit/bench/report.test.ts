@@ -52,6 +52,10 @@ describe('bench report', () => {
     assert.equal(by('CPU')?.met, false);
     assert.equal(by('RSS')?.met, true);
     assert.equal(by('p99')?.met, true);
+    assert.equal(by('JSON record')?.met, undefined, 'rsyslog-record not run');
+    const withRecord = judgeTargets([row('headline', 300), row('rsyslog', 100), row('rsyslog-record', 250)]);
+    const rec = withRecord.find((x) => x.target.includes('JSON record'));
+    assert.deepEqual([rec?.measured, rec?.met], ['1.20×', false]);
   });
 
   it('draws one bar per finished scenario and escapes titles', () => {
