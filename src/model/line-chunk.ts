@@ -17,7 +17,8 @@ export interface LineChunk {
   /**
    * Decoded lines, without `\n` or a trailing `\r`. Read during `ChunkSink.write` only: the
    * pipeline empties the array once the lines are decoded, so that the strings are not kept alive
-   * by the chunk, which lives until its records are delivered.
+   * by the chunk, which lives until its records are delivered. Empty when the tailer framed the
+   * lines without decoding them (the sink said it reads them from `raw`): `chunkLines` decodes them.
    */
   readonly lines: string[];
   /**
@@ -26,9 +27,11 @@ export interface LineChunk {
    * before the next line's start (or `endOffset`), less its `\n` and one `\r`. Absent when the
    * chunk was not made from one buffer; the pipeline drops it after `write`.
    */
-  raw?: Uint8Array | undefined;
+  raw?: Buffer | undefined;
   /** File offset of `raw[0]`. */
   readonly rawBase?: number;
+  /** File offset just past each line's content (its line end excluded), when `raw` is set. */
+  readonly ends?: readonly number[];
   /** Byte offset of each line's first byte; `offsets.length === lines.length`. */
   readonly offsets: number[];
   /**
@@ -50,6 +53,22 @@ export interface LineChunk {
   refs: number;
 }
 
+/**
+ * The chunk's lines as strings: `lines`, decoded from `raw` first when the tailer made none (as the
+ * tailer would have: UTF-8, invalid sequences as U+FFFD). During `ChunkSink.write` only.
+ */
+export function chunkLines(chunk: LineChunk): string[] {
+  const { lines, offsets } = chunk;
+  if (lines.length === offsets.length) return lines;
+  const { raw, ends } = chunk;
+  if (raw === undefined || ends === undefined) throw new Error('chunk without lines or bytes');
+  const base = chunk.rawBase ?? 0;
+  lines.length = 0;
+  for (let i = 0; i < offsets.length; i++)
+    lines.push(raw.toString('utf8', (offsets[i] as number) - base, (ends[i] as number) - base));
+  return lines;
+}
+
 /** Drops one reference; acknowledges the chunk when it was the last. Called once per reference. */
 export function releaseChunk(chunk: LineChunk, acknowledger: ChunkAcknowledger): void {
   if (--chunk.refs === 0) acknowledger.ack(chunk);
@@ -58,6 +77,11 @@ export function releaseChunk(chunk: LineChunk, acknowledger: ChunkAcknowledger):
 /** Where the tailer hands chunks. A returned promise means "stop reading until it settles" (backpressure). */
 export interface ChunkSink {
   write(chunk: LineChunk): undefined | Promise<void>;
+  /**
+   * Optional: true when the sink reads this source's lines from the chunk's bytes, so the tailer
+   * need not decode them into strings (`lines` stays empty; `chunkLines` decodes them if needed).
+   */
+  readsBytes?(source: string): boolean;
 }
 
 /** Where the pipeline reports that every record made from a chunk was delivered (or spooled). */

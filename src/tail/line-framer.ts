@@ -11,8 +11,11 @@ const TRUNCATED_INVALID: readonly string[] = Object.freeze(['truncated', 'invali
 
 /** Lines framed from one read. Offsets are file offsets; `consumed` is a buffer index. */
 export interface FramedLines {
+  /** The decoded lines; empty when the framer makes no strings (`strings: false`). */
   lines: string[];
   offsets: number[];
+  /** File offset just past each line's content (before its `\r\n` or `\n`, if any). */
+  ends: number[];
   flags: (readonly string[] | undefined)[] | undefined;
   /** Buffer index just past the last byte that belongs to an emitted line (its `\n` included). */
   consumed: number;
@@ -41,11 +44,17 @@ export class LineFramer {
   readonly maxLineBytes: number;
 
   readonly #blockBytes: number;
+  readonly #strings: boolean;
 
-  /** `blockBytes`: decoding granularity (tests make it small to cross block ends often). */
-  constructor(maxLineBytes: number, blockBytes = BLOCK_BYTES) {
+  /**
+   * `blockBytes`: decoding granularity (tests make it small to cross block ends often).
+   * `strings: false`: lines are framed (offsets, ends, flags) but not decoded, for a reader that
+   * takes them from the bytes (see `materializeLines` for one that then needs them after all).
+   */
+  constructor(maxLineBytes: number, blockBytes = BLOCK_BYTES, strings = true) {
     this.maxLineBytes = maxLineBytes;
     this.#blockBytes = blockBytes;
+    this.#strings = strings;
   }
 
   /**
@@ -57,6 +66,7 @@ export class LineFramer {
     const out: FramedLines = {
       lines: [],
       offsets: [],
+      ends: [],
       flags: undefined,
       consumed: from,
       truncated: 0,
@@ -78,7 +88,9 @@ export class LineFramer {
         let blockEnd = regionEnd;
         if (regionEnd - pos > this.#blockBytes) blockEnd = view.indexOf(NL, pos + this.#blockBytes - 1) + 1;
         const block = view.subarray(pos, blockEnd);
-        if (isAscii(block)) {
+        if (!this.#strings) {
+          pos += this.#frameRaw(view, pos, blockEnd, base, !isAscii(block) && !isUtf8(block), out);
+        } else if (isAscii(block)) {
           pos += this.#frameText(view.toString('latin1', pos, blockEnd), view, pos, base, false, false, out);
         } else {
           const valid = isUtf8(block);
@@ -106,9 +118,42 @@ export class LineFramer {
     if (out.flags !== undefined) {
       // Dense, so consumers may iterate it with map/forEach.
       const flags = out.flags;
-      for (let k = 0; k < out.lines.length; k++) if (flags[k] === undefined) flags[k] = undefined;
+      for (let k = 0; k < out.offsets.length; k++) if (flags[k] === undefined) flags[k] = undefined;
     }
     return out;
+  }
+
+  /**
+   * `#frameText` without strings: `view[from, to)` ends in `\n`; returns the bytes consumed (all,
+   * or up to the first line longer than `maxLineBytes`). `checkUtf8`: the region holds invalid
+   * UTF-8, so each line is checked and flagged.
+   */
+  #frameRaw(
+    view: Buffer,
+    from: number,
+    to: number,
+    base: number,
+    checkUtf8: boolean,
+    out: FramedLines,
+  ): number {
+    const { offsets, ends } = out;
+    const max = this.maxLineBytes;
+    let b = from;
+    while (b < to) {
+      const nl = view.indexOf(NL, b);
+      let e = nl;
+      if (e > b && view[e - 1] === CR) e--;
+      if (e - b > max) break;
+      if (checkUtf8 && !isUtf8(view.subarray(b, e))) {
+        out.invalidUtf8++;
+        if (out.flags === undefined) out.flags = [];
+        out.flags[offsets.length] = INVALID_UTF8;
+      }
+      offsets.push(base + b);
+      ends.push(base + e);
+      b = nl + 1;
+    }
+    return b - from;
   }
 
   /**
@@ -150,6 +195,7 @@ export class LineFramer {
       }
       lines.push(line);
       offsets.push(base + b);
+      out.ends.push(base + b + byteLen);
       p = nl + 1;
       b = nlByte + 1;
     }
@@ -192,9 +238,10 @@ export class LineFramer {
     flag: readonly string[] | undefined,
     checkUtf8: boolean,
   ): void {
-    const i = out.lines.length;
-    out.lines.push(view.toString('utf8', start, end));
+    const i = out.offsets.length;
+    if (this.#strings) out.lines.push(view.toString('utf8', start, end));
     out.offsets.push(base + start);
+    out.ends.push(base + end);
     if (flag !== undefined) out.truncated++;
     if (checkUtf8 && !isUtf8(view.subarray(start, end))) {
       out.invalidUtf8++;

@@ -674,7 +674,11 @@ export class Tailer implements ChunkAcknowledger {
       size,
       consumed: start.offset,
       consumedMark: start,
-      framer: new LineFramer(source.max_line_bytes),
+      framer: new LineFramer(
+        source.max_line_bytes,
+        undefined,
+        !(this.#sink.readsBytes?.(source.name) ?? false),
+      ),
       state: 'active',
       goneAt: 0,
       lastGrowth: now,
@@ -865,8 +869,7 @@ export class Tailer implements ChunkAcknowledger {
       const atEnd = readEnd >= st.size;
       const final = atEnd && this.#partialFlushDue(tf, now);
       const framed = tf.framer.frame(buf, lookback, n, consumed - lookback, final);
-      // Counted before the sink takes the chunk: it empties `lines` once they are decoded.
-      const emitted = framed.lines.length;
+      const emitted = framed.offsets.length;
       if (emitted > 0) {
         const endOffset = consumed - lookback + framed.consumed;
         const markerLen = Math.min(MARKER_BYTES, endOffset);
@@ -883,6 +886,7 @@ export class Tailer implements ChunkAcknowledger {
           raw: buf,
           rawBase: consumed - lookback,
           offsets: framed.offsets,
+          ends: framed.ends,
           flags: framed.flags,
           endOffset,
           bytes: endOffset - consumed,

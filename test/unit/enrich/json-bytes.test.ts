@@ -8,13 +8,16 @@ import {
   writeJsonString,
 } from '../../../src/enrich/json-bytes.ts';
 
-function viaBytes(s: string): { text: string; units: number } {
-  const src = Buffer.from(s);
-  const dst = Buffer.alloc(jsonStringMaxBytes(src.length) + 4, 0xaa);
-  const end = writeJsonString(dst, 2, src, 0, src.length);
-  assert.equal(dst[0], 0xaa, 'nothing written before the position');
+/** Writes `s`, placed at `at` in a source with bytes around it, at `to` in the destination. */
+function viaBytes(s: string, at = 0, to = 2): { text: string; units: number } {
+  const bytes = Buffer.from(s);
+  const src = Buffer.alloc(at + bytes.length + 5, 0x22);
+  bytes.copy(src, at);
+  const dst = Buffer.alloc(to + jsonStringMaxBytes(bytes.length) + 4, 0xaa);
+  const end = writeJsonString(dst, to, src, at, at + bytes.length);
+  assert.equal(dst[to - 1], 0xaa, 'nothing written before the position');
   assert.equal(dst[end], 0xaa, 'nothing written after the returned position');
-  return { text: dst.toString('utf8', 2, end), units: end - 2 + jsonStringUnitsDelta };
+  return { text: dst.toString('utf8', to, end), units: end - to + jsonStringUnitsDelta };
 }
 
 test('every single character 0-0x7f is written as JSON.stringify writes it', () => {
@@ -63,10 +66,21 @@ test('random strings of every kind of code point match JSON.stringify', () => {
       const [lo, hi] = ranges[rnd(ranges.length)] as readonly [number, number];
       s += String.fromCodePoint(lo + rnd(hi - lo));
     }
-    const { text, units } = viaBytes(s);
+    const { text, units } = viaBytes(s, rnd(9), 1 + rnd(9));
     assert.equal(text, JSON.stringify(s));
     assert.equal(units, JSON.stringify(s).length);
   }
+});
+
+test('runs of plain text of every length and alignment, with one byte to escape anywhere', () => {
+  for (let len = 0; len < 24; len++)
+    for (let at = 0; at < 4; at++)
+      for (const special of ['', '"', '\\', '\n', '\u0000', '\u001f', 'é', '🙂', '\u007f', ' ']) {
+        for (let pos = 0; pos <= len; pos++) {
+          const s = 'a'.repeat(pos) + special + 'b'.repeat(len - pos);
+          assert.equal(viaBytes(s, at, 1 + (len % 4)).text, JSON.stringify(s));
+        }
+      }
 });
 
 test('a worst-case line (every byte escaped as \\u00XX) fits jsonStringMaxBytes', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
+import { chunkLines, type LineChunk } from '../../../src/model/line-chunk.ts';
 import { LineFramer } from '../../../src/tail/line-framer.ts';
 
 function frame(text: string | Buffer, opts: { max?: number; final?: boolean; base?: number } = {}) {
@@ -147,6 +148,56 @@ describe('LineFramer', () => {
         consumed += r.consumed;
       }
       assert.deepEqual(got, want, `round ${round}`);
+    }
+  });
+
+  it('without strings: the same offsets, ends, flags and consumed, and chunkLines decodes the same lines', () => {
+    let seed = 777;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = ['ascii "quoted" ', 'é', '日本', '😀', '\r', '\t'].map((t) => Buffer.from(t));
+    const junk = [Buffer.from([0xff]), Buffer.from([0xe6, 0x97]), Buffer.from([0x80]), Buffer.from([0])];
+    for (let round = 0; round < 30; round++) {
+      const max = 16 + rnd(200);
+      const parts: Buffer[] = [];
+      for (let l = 0; l < 80; l++) {
+        for (let k = rnd(14); k > 0; k--)
+          parts.push(rnd(12) === 0 ? junk[rnd(junk.length)] : pieces[rnd(pieces.length)]);
+        parts.push(Buffer.from(rnd(4) === 0 ? '\r\n' : '\n'));
+      }
+      const all = Buffer.concat(parts);
+      const block = 1 + rnd(300);
+      const withStrings = new LineFramer(max, block);
+      const bytesOnly = new LineFramer(max, block, false);
+      let consumed = 0;
+      while (consumed < all.length) {
+        const end = Math.min(all.length, consumed + 1 + rnd(900));
+        const buf = all.subarray(consumed, end);
+        const final = end === all.length;
+        const a = withStrings.frame(buf, 0, buf.length, consumed, final);
+        const b = bytesOnly.frame(buf, 0, buf.length, consumed, final);
+        assert.deepEqual(b.lines, []);
+        assert.deepEqual(
+          [b.offsets, b.ends, b.flags, b.consumed, b.truncated, b.invalidUtf8],
+          [a.offsets, a.ends, a.flags, a.consumed, a.truncated, a.invalidUtf8],
+          `round ${round} at ${consumed}`,
+        );
+        a.lines.forEach((line, i) => {
+          if (!(a.flags?.[i] ?? []).includes('invalid_utf8'))
+            assert.equal(a.ends[i] - a.offsets[i], Buffer.byteLength(line), 'ends: the content bytes');
+        });
+        const chunk = {
+          lines: b.lines,
+          offsets: b.offsets,
+          ends: b.ends,
+          raw: buf,
+          rawBase: consumed,
+        } as unknown as LineChunk;
+        assert.deepEqual(chunkLines(chunk), a.lines);
+        consumed += a.consumed;
+      }
     }
   });
 });
