@@ -17,6 +17,7 @@ import { ZSTD_LEVEL } from './codecs/zstd.ts';
 import { kafkaClientConfig } from './kafka-client.ts';
 import type { Batch, BatchBuilder, ProducerPort } from './producer-port.ts';
 import {
+  EncoderPool,
   EncodingBuilder,
   frameRecordBatch,
   PreparedBatch,
@@ -347,6 +348,8 @@ export class PlatformaticProducer implements ProducerPort {
   readonly #encoder = new RecordsEncoder();
   /** Topics whose batches mix keys: their records are kept as they are and encoded at send time. */
   readonly #mixedTopics = new Set<string>();
+  /** Encoders of open batches, reused across batches (made at the first batch, sized by it). */
+  #encoders: EncoderPool | undefined;
 
   /** Sends the Sender may have in flight: each puts its requests on the wire in call order. */
   readonly maxInFlight: number;
@@ -527,8 +530,9 @@ export class PlatformaticProducer implements ProducerPort {
    */
   batchBuilder(topic: string, maxBytes: number): BatchBuilder | undefined {
     if (this.#mixedTopics.has(topic)) return undefined;
-    // Starts small (a quiet topic's batch holds a few records) and doubles as the batch fills.
-    return new EncodingBuilder(topic, Math.min(maxBytes, 64 * 1024), this.#onMixed);
+    // Encoders come from a pool and start small (a quiet topic's batch holds a few records): see EncoderPool.
+    this.#encoders ??= new EncoderPool(Math.min(maxBytes, 64 * 1024));
+    return new EncodingBuilder(topic, this.#encoders, this.#onMixed, this.#config.compression);
   }
 
   readonly #onMixed = (topic: string): void => {
@@ -609,7 +613,11 @@ export class PlatformaticProducer implements ProducerPort {
     count: number,
     header: RecordBatchHeader,
   ): Promise<Buffer> {
-    if (batch instanceof PreparedBatch) return this.#frame(batch.section, count, header);
+    if (batch instanceof PreparedBatch) {
+      // Compressed when it closed (a codec with compressSync), or to be compressed now.
+      if (batch.codec !== 'none') return frameRecordBatch(batch.payload, count, batch.codec, header);
+      return this.#frame(batch.payload, count, header);
+    }
     // The encoder's buffer is reused: sends encode one after another (send's turn chain), and the
     // view is compressed (copied) before the next one starts.
     return this.#frame(this.#encoder.encodeRecords(batch, indexes, count), count, header);

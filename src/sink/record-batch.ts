@@ -24,6 +24,7 @@ import { jsonStringMaxBytes } from '../enrich/json-bytes.ts';
 import type { LineChunk } from '../model/line-chunk.ts';
 import type { LineRoute, OutRecord } from '../model/record.ts';
 import { crc32c } from '../spool/crc32c.ts';
+import { codecs, compressionStats } from './codecs/index.ts';
 import type { Batch, BatchBuilder } from './producer-port.ts';
 
 /** The `attributes` codec bits. */
@@ -69,6 +70,12 @@ export class RecordsEncoder {
 
   constructor(initialBytes = 1 << 20) {
     this.#buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Empties it for the next batch; the buffer (grown or not) is kept. */
+  reset(): void {
+    this.#pos = 0;
+    this.#largest = 0;
   }
 
   /**
@@ -272,8 +279,12 @@ export class PreparedBatch implements Batch {
   readonly bytes: number;
   readonly key: string | null;
   readonly count: number;
-  /** The uncompressed records section, offset deltas 0 .. count-1, no headers. */
-  readonly section: Buffer;
+  /**
+   * The records section, offset deltas 0 .. count-1, no headers; compressed with `codec` unless
+   * that is 'none'.
+   */
+  readonly payload: Buffer;
+  readonly codec: CodecName;
   /** `records[i].chunk`. */
   readonly chunks: readonly LineChunk[];
   /** Bytes of the largest record in `section`, its framing included (for the size check). */
@@ -285,8 +296,9 @@ export class PreparedBatch implements Batch {
     bytes: number,
     key: string | null,
     chunks: readonly LineChunk[],
-    section: Buffer,
+    payload: Buffer,
     largestRecord: number,
+    codec: CodecName = 'none',
   ) {
     this.largestRecord = largestRecord;
     this.topic = topic;
@@ -294,7 +306,16 @@ export class PreparedBatch implements Batch {
     this.key = key;
     this.count = chunks.length;
     this.chunks = chunks;
-    this.section = section;
+    this.payload = payload;
+    this.codec = codec;
+  }
+
+  /** The uncompressed records section. */
+  get section(): Buffer {
+    if (this.codec === 'none') return this.payload;
+    const decompress = codecs[this.codec].decompressSync;
+    if (decompress === undefined) throw new Error(`${this.codec} has no synchronous decompression`);
+    return decompress(this.payload);
   }
 
   get records(): readonly OutRecord[] {
@@ -339,6 +360,39 @@ export function decodeRecordValues(section: Buffer, count: number): string[] {
 }
 
 /**
+ * Encoders for open batches, reused from one batch to the next: a closed batch keeps a copy of its
+ * records section, so the encoder's buffer (grown to the batch size) is allocated once rather than
+ * doubled up from its first size for every batch. Large Buffers made and dropped at the batch rate
+ * are what drives V8 into full collections (they count as external memory).
+ */
+export class EncoderPool {
+  readonly #free: RecordsEncoder[] = [];
+  readonly #initialBytes: number;
+  readonly #max: number;
+
+  constructor(initialBytes: number, max = 8) {
+    this.#initialBytes = initialBytes;
+    this.#max = max;
+  }
+
+  take(): RecordsEncoder {
+    const encoder = this.#free.pop();
+    if (encoder === undefined) return new RecordsEncoder(this.#initialBytes);
+    encoder.reset();
+    return encoder;
+  }
+
+  give(encoder: RecordsEncoder): void {
+    if (this.#free.length < this.#max) this.#free.push(encoder);
+  }
+
+  /** Encoders waiting to be taken. */
+  get idle(): number {
+    return this.#free.length;
+  }
+}
+
+/**
  * The builder of an open batch that encodes each record as it is added (the Batcher asks the
  * producer for it: `ProducerPort.batchBuilder`), while the records share one key; the first record
  * with another key turns it back into a plain list (the values so far are decoded again), and
@@ -346,16 +400,25 @@ export function decodeRecordValues(section: Buffer, count: number): string[] {
  */
 export class EncodingBuilder implements BatchBuilder {
   readonly #topic: string;
-  readonly #encoder: RecordsEncoder;
+  readonly #pool: EncoderPool;
+  /** Taken from the pool; given back when the batch closes or turns into a list. */
+  #encoder: RecordsEncoder | undefined;
   readonly #onMixed: (topic: string) => void;
+  readonly #codec: CodecName;
   readonly #chunks: LineChunk[] = [];
   #key: string | null = null;
   #records: OutRecord[] | undefined;
 
-  constructor(topic: string, initialBytes: number, onMixed: (topic: string) => void) {
+  /**
+   * `codec`: the sink's compression; a codec with `compressSync` compresses the batch when it
+   * closes, straight from the encoder's buffer (the batch then holds only the compressed records).
+   */
+  constructor(topic: string, pool: EncoderPool, onMixed: (topic: string) => void, codec: CodecName = 'none') {
     this.#topic = topic;
-    this.#encoder = new RecordsEncoder(initialBytes);
+    this.#pool = pool;
+    this.#encoder = pool.take();
     this.#onMixed = onMixed;
+    this.#codec = codec;
   }
 
   add(record: OutRecord): void {
@@ -370,7 +433,7 @@ export class EncodingBuilder implements BatchBuilder {
       this.#toList().push(record);
       return;
     }
-    this.#encoder.append(n, record.key, record.value);
+    (this.#encoder as RecordsEncoder).append(n, record.key, record.value);
     this.#chunks.push(record.chunk);
   }
 
@@ -390,7 +453,7 @@ export class EncodingBuilder implements BatchBuilder {
       return value.length;
     }
     if (n === 0) this.#key = route.key;
-    const units = this.#encoder.appendLine(n, route, ts, raw, start, end, offset);
+    const units = (this.#encoder as RecordsEncoder).appendLine(n, route, ts, raw, start, end, offset);
     this.#chunks.push(chunk);
     return units;
   }
@@ -401,18 +464,35 @@ export class EncodingBuilder implements BatchBuilder {
 
   finish(bytes: number): Batch {
     if (this.#records !== undefined) return { topic: this.#topic, records: this.#records, bytes };
-    const encoder = this.#encoder;
+    const encoder = this.#encoder as RecordsEncoder;
     const view = encoder.view();
-    // The buffer doubles as it fills: a batch that leaves much of it unused keeps a copy instead,
-    // so that a waiting batch holds about its own size.
-    const section = view.length < encoder.capacity * 0.75 ? Buffer.from(view) : view;
-    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, section, encoder.largest);
+    // Compressed, or a copy of its own size: the encoder goes back to the pool for the next batch.
+    const compress = this.#codec === 'none' ? undefined : codecs[this.#codec].compressSync;
+    let payload: Buffer;
+    let codec: CodecName = 'none';
+    if (compress === undefined) payload = Buffer.from(view);
+    else {
+      payload = compress(view);
+      codec = this.#codec;
+      compressionStats.batches_compressed++;
+      compressionStats.uncompressed_bytes += view.length;
+      compressionStats.compressed_bytes += payload.length;
+    }
+    const largest = encoder.largest;
+    this.#giveBack();
+    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, payload, largest, codec);
+  }
+
+  #giveBack(): void {
+    if (this.#encoder !== undefined) this.#pool.give(this.#encoder);
+    this.#encoder = undefined;
   }
 
   #toList(): OutRecord[] {
     this.#onMixed(this.#topic);
     const chunks = this.#chunks;
-    const values = decodeRecordValues(this.#encoder.view(), chunks.length);
+    const values = decodeRecordValues((this.#encoder as RecordsEncoder).view(), chunks.length);
+    this.#giveBack();
     const records: OutRecord[] = values.map((value, i) => ({
       topic: this.#topic,
       key: this.#key,

@@ -16,7 +16,7 @@ import type { LineChunk } from '../../src/model/line-chunk.ts';
 import type { LineRoute } from '../../src/model/record.ts';
 import { createLogger, silentLogger } from '../../src/observe/logger.ts';
 import type { Batch, BatchBuilder, ProducerPort } from '../../src/sink/producer-port.ts';
-import { EncodingBuilder, PreparedBatch } from '../../src/sink/record-batch.ts';
+import { EncoderPool, EncodingBuilder, PreparedBatch } from '../../src/sink/record-batch.ts';
 import { waitFor } from '../support/agent-process.ts';
 
 interface Sent {
@@ -53,7 +53,7 @@ class CollectingPort implements ProducerPort {
         port.linesAdded++;
         return super.addLine(route, chunk, ts, raw, start, end, offset);
       }
-    })(topic, 256, (t) => this.#mixed.add(t));
+    })(topic, new EncoderPool(256), (t) => this.#mixed.add(t));
   }
 
   async connect(): Promise<void> {}

@@ -74,6 +74,19 @@ export const lz4Codec: Codec = {
   async compress(data) {
     return lib().compressFrame(data);
   },
+  compressSync(data) {
+    return lib().compressFrameSync(data as Buffer);
+  },
+  decompressSync(data) {
+    try {
+      return lib().decompressFrameSync(repairLegacyHeader(data));
+    } catch (cause) {
+      throw new CompressedDataError(
+        `lz4: the frame did not decode (${(cause as Error).message}); the data is truncated or corrupt`,
+        { cause },
+      );
+    }
+  },
   async decompress(data) {
     try {
       return await lib().decompressFrame(repairLegacyHeader(data));

@@ -34,6 +34,19 @@ export const zstdCodec: Codec = {
     // The pledged size goes into the frame header and lets zstd size its tables for small batches.
     return zstdCompress(data, { ...compressOptions, pledgedSrcSize: data.length });
   },
+  compressSync(data) {
+    return zlib.zstdCompressSync(data, { ...compressOptions, pledgedSrcSize: data.length });
+  },
+  decompressSync(data) {
+    try {
+      return zlib.zstdDecompressSync(data, decompressOptions);
+    } catch (cause) {
+      throw new CompressedDataError(
+        `zstd: the frame did not decode (${(cause as Error).message}); the data is truncated or corrupt`,
+        { cause },
+      );
+    }
+  },
   async decompress(data) {
     try {
       return await zstdDecompress(data, decompressOptions);

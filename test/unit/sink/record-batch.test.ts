@@ -4,10 +4,12 @@ import { crc32c as libraryCrc32c, Reader, readRecordsBatch } from '@platformatic
 import { createEnricher } from '../../../src/enrich/enricher.ts';
 import type { LineChunk } from '../../../src/model/line-chunk.ts';
 import type { OutRecord } from '../../../src/model/record.ts';
+import { compressionStats } from '../../../src/sink/codecs/index.ts';
 import { oversizedRecords } from '../../../src/sink/dead-letter.ts';
 import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
 import {
   decodeRecordValues,
+  EncoderPool,
   EncodingBuilder,
   frameRecordBatch,
   PreparedBatch,
@@ -140,7 +142,7 @@ test('a prepared batch keeps the chunks and count, and decodes its values only w
     value,
     chunk: i === 0 ? chunkA : chunkB,
   }));
-  const builder = new EncodingBuilder('t', 32, () => assert.fail('one key'));
+  const builder = new EncodingBuilder('t', new EncoderPool(32), () => assert.fail('one key'));
   for (const r of records) builder.add(r);
   const prepared = builder.finish(123);
   assert.ok(prepared instanceof PreparedBatch);
@@ -157,7 +159,7 @@ test('a prepared batch keeps the chunks and count, and decodes its values only w
 
 test('an encoding builder makes a prepared batch of records that share a key, in order', () => {
   const mixed: string[] = [];
-  const b = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const b = new EncodingBuilder('t', new EncoderPool(16), (topic) => mixed.push(topic));
   const chunk = {} as LineChunk;
   const values = ['a', 'é'.repeat(100), '{"x":1}'];
   for (const value of values) b.add({ topic: 't', key: 'host', value, chunk });
@@ -180,7 +182,7 @@ test('an encoding builder makes a prepared batch of records that share a key, in
 
 test('an encoding builder turns into a plain list at the first record with another key, and says so', () => {
   const mixed: string[] = [];
-  const b = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const b = new EncodingBuilder('t', new EncoderPool(16), (topic) => mixed.push(topic));
   const c1 = { fileId: '1' } as LineChunk;
   const c2 = { fileId: '2' } as LineChunk;
   b.add({ topic: 't', key: 'k1', value: 'v1', chunk: c1 });
@@ -200,7 +202,7 @@ test('an encoding builder turns into a plain list at the first record with anoth
 });
 
 test('the size check of a prepared batch uses the largest encoded record, and still names the one too large', () => {
-  const b = new EncodingBuilder('t', 16, () => {});
+  const b = new EncodingBuilder('t', new EncoderPool(16), () => {});
   const chunk = {} as LineChunk;
   b.add({ topic: 't', key: 'k', value: 'small', chunk });
   b.add({ topic: 't', key: 'k', value: 'é'.repeat(3_000), chunk });
@@ -265,7 +267,7 @@ test('lines appended through a route round-trip, escaped values widening their l
 
 test('an encoding builder takes lines as bytes, and turns into a list of their strings at another key', () => {
   const mixed: string[] = [];
-  const b = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const b = new EncodingBuilder('t', new EncoderPool(16), (topic) => mixed.push(topic));
   const route = lineRoute();
   const { raw, spans } = rawLines(['one "1"', 'two 2', 'three']);
   const c = {} as LineChunk;
@@ -278,7 +280,7 @@ test('an encoding builder takes lines as bytes, and turns into a list of their s
     spans.slice(0, 2).map(([s, e]) => route.writer.toString(ts, raw, s, e, s)),
   );
 
-  const m = new EncodingBuilder('t', 16, (topic) => mixed.push(topic));
+  const m = new EncodingBuilder('t', new EncoderPool(16), (topic) => mixed.push(topic));
   const [s0, e0] = spans[0] as [number, number];
   const [s1, e1] = spans[1] as [number, number];
   m.addLine(route, c, ts, raw, s0, e0, s0);
@@ -294,4 +296,69 @@ test('an encoding builder takes lines as bytes, and turns into a list of their s
     { topic: 't', key: route.key, value: second, chunk: c },
   ]);
   assert.deepEqual(mixed, ['t']);
+});
+
+test('an encoding builder takes its encoder from the pool and gives it back when the batch closes or turns into a list', () => {
+  const pool = new EncoderPool(16, 2);
+  const c = {} as LineChunk;
+  const a = new EncodingBuilder('t', pool, () => {});
+  a.add({ topic: 't', key: 'k', value: 'x'.repeat(1000), chunk: c });
+  assert.equal(pool.idle, 0);
+  const first = a.finish(1);
+  assert.equal(pool.idle, 1, 'given back at finish');
+  const b = new EncodingBuilder('t', pool, () => {});
+  assert.equal(pool.idle, 0, 'taken again');
+  b.add({ topic: 't', key: 'k', value: 'y', chunk: c });
+  const second = b.finish(1);
+  // The first batch kept its own copy: the reused encoder did not overwrite it.
+  assert.deepEqual(
+    (first as PreparedBatch).records.map((r) => r.value),
+    ['x'.repeat(1000)],
+  );
+  assert.deepEqual(
+    (second as PreparedBatch).records.map((r) => r.value),
+    ['y'],
+  );
+  const m = new EncodingBuilder('t', pool, () => {});
+  m.add({ topic: 't', key: 'k', value: 'v1', chunk: c });
+  m.add({ topic: 't', key: 'other', value: 'v2', chunk: c });
+  assert.equal(pool.idle, 1, 'given back when it turned into a list');
+  assert.deepEqual(
+    m.finish(1).records.map((r) => r.value),
+    ['v1', 'v2'],
+  );
+  pool.give(new RecordsEncoder(16));
+  pool.give(new RecordsEncoder(16));
+  assert.equal(pool.idle, 2, 'holds at most its maximum');
+});
+
+test('with lz4 or zstd a batch is compressed when it closes; the frame decodes and the records decode back', () => {
+  for (const codec of ['lz4', 'zstd'] as const) {
+    const before = compressionStats.batches_compressed;
+    const b = new EncodingBuilder('t', new EncoderPool(64), () => {}, codec);
+    const values = ['{"a":"one"}', 'two '.repeat(500), 'drei ü 🙂'];
+    const c = {} as LineChunk;
+    for (const value of values) b.add({ topic: 't', key: 'k', value, chunk: c });
+    const batch = b.finish(1);
+    assert.ok(batch instanceof PreparedBatch);
+    assert.equal(batch.codec, codec);
+    assert.equal(compressionStats.batches_compressed, before + 1);
+    assert.ok(batch.payload.length < batch.section.length, 'compressed');
+    const got = decode(frameRecordBatch(batch.payload, batch.count, codec, header));
+    assert.deepEqual(
+      got.records.map((r) => String(r.value)),
+      values,
+      `${codec}: the library's decoder reads it`,
+    );
+    assert.deepEqual(
+      batch.records.map((r) => r.value),
+      values,
+    );
+  }
+  // gzip has no synchronous form here: the batch keeps its records uncompressed for the producer.
+  const g = new EncodingBuilder('t', new EncoderPool(64), () => {}, 'gzip');
+  g.add({ topic: 't', key: 'k', value: 'v', chunk: {} as LineChunk });
+  const gb = g.finish(1);
+  assert.ok(gb instanceof PreparedBatch);
+  assert.equal(gb.codec, 'none');
 });
