@@ -11,29 +11,6 @@ if (!process.features.typescript) {
   process.exit(2);
 }
 
-// `run` allocates a short-lived string or object per line at full speed, and V8 sizes its young
-// generation by the machine (two semi-spaces of up to 64 MiB each on a 24 GiB host): that alone was
-// ~130 MiB of the agent's resident memory. 16 MiB semi-spaces keep most of that saving and, since
-// records are encoded when their batch closes (their strings die young), cost less CPU than 4 MiB
-// did: on the 100 MB headline 25.9-30.6 vs 34.0-41.1 CPU-s/GiB at lower peak RSS (docs/tuning.md).
-// V8 reads the flag only at start, so the process replaces itself (execve: same pid, same stdio)
-// with the flag set, unless the user chose a size already. LOGFERRY_NODE_DEFAULTS=0 leaves Node's
-// own defaults.
-const RUN_FLAGS = ['--max-semi-space-size=16'];
-const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
-if (
-  command === 'run' &&
-  process.env.LOGFERRY_NODE_DEFAULTS !== '0' &&
-  typeof process.execve === 'function' &&
-  !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('semi-space-size')
-) {
-  process.execve(process.execPath, [
-    process.execPath,
-    ...RUN_FLAGS,
-    ...process.execArgv,
-    ...process.argv.slice(1),
-  ]);
-}
 // V8 flags that take effect at run time (e.g. --heap-growing-percent=50: less memory, more GC CPU).
 if (process.env.LOGFERRY_V8_FLAGS) setFlagsFromString(process.env.LOGFERRY_V8_FLAGS);
 // Node strips the types of each .ts module with a WebAssembly compiler that, once loaded, stays in
