@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { registerCodecs } from '../../src/sink/codecs/index.ts';
 import { createTopic, uniqueTopic } from '../../test/kafka/index.ts';
 
 export class BenchKafka {
@@ -42,6 +43,46 @@ export class BenchKafka {
     let n = 0;
     for (const p of parts) n += Number(p.high) - Number(p.low);
     return n;
+  }
+
+  /**
+   * The shape of one record of the topic (the first of partition 0 that arrives): its key and its
+   * value's JSON members, nested ones in braces, e.g. `key host-1, {@timestamp,message,log{file{path},offset}}`.
+   * It shows in the scenario notes that two rows wrote the same kind of record.
+   */
+  async recordShape(topic: string, timeoutMs = 20_000): Promise<string> {
+    registerCodecs();
+    const consumer = new Kafka({
+      clientId: 'logferry-bench',
+      brokers: [this.bootstrap],
+      logLevel: logLevel.NOTHING,
+    }).consumer({
+      groupId: uniqueTopic('bench-shape'),
+    });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const first = await new Promise<{ key: string | null; value: string }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no record within the timeout')), timeoutMs);
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            clearTimeout(timer);
+            resolve({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '' });
+          },
+        });
+      });
+      let members: string;
+      try {
+        members = shapeOf(JSON.parse(first.value));
+      } catch {
+        members = `not JSON: ${first.value.slice(0, 60)}`;
+      }
+      return `key ${first.key ?? 'null'}, ${members}`;
+    } catch (err) {
+      return `unread: ${(err as Error).message}`;
+    } finally {
+      await consumer.disconnect().catch(() => {});
+    }
   }
 
   /** Frees the broker's disk between scenarios. */
@@ -90,4 +131,12 @@ export class BenchKafka {
       await sleep(pollMs);
     }
   }
+}
+
+/** `{a,b{c,d}}` for a JSON value's object members; other values are leaves. */
+function shapeOf(v: unknown): string {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return '';
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => k + shapeOf(x))
+    .join(',')}}`;
 }

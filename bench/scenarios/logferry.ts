@@ -154,6 +154,7 @@ export async function runLogferry(ctx: BenchContext, spec: LogferrySpec): Promis
     const final = await ctx.kafka.count(topic);
     base.topicRecords = final;
     base.status = final === corpus.lines ? 'ok' : 'FAILED';
+    base.notes?.push(`record: ${await ctx.kafka.recordShape(topic)}`);
     if (final !== corpus.lines)
       base.reason = `topic holds ${final} records, corpus has ${corpus.lines} lines`;
     return base;

@@ -87,6 +87,7 @@ async function runDaemon(
     }
     const final = await ctx.kafka.count(topic);
     r.topicRecords = final;
+    r.notes?.push(`record: ${await ctx.kafka.recordShape(topic)}`);
     if (final === corpus.lines) r.status = 'ok';
     else r.reason = `topic holds ${final} records, corpus has ${corpus.lines} lines`;
     return r;
