@@ -36,6 +36,7 @@ import { ObserveServer } from './observe/http-server.ts';
 import type { Logger } from './observe/logger.ts';
 import { type FileLag, Metrics, type MetricsSnapshot } from './observe/metrics.ts';
 import { evaluateReadiness } from './observe/readiness.ts';
+import { criLine, readCriLine } from './parse/cri-bytes.ts';
 import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
 import { compressionStats } from './sink/codecs/index.ts';
@@ -63,6 +64,8 @@ interface FileState {
   enricher: FileEnricher;
   /** Set when this file's lines may take the one-line-per-record fast path (see #emitLines). */
   route: LineRoute | undefined;
+  /** Set when this file's CRI lines may take it (see #emitCriLines): a route per stream. */
+  cri: { out: LineRoute; err: LineRoute } | undefined;
 }
 
 const EXPIRY_SCAN_MS = 200;
@@ -224,15 +227,17 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     }
     const file = this.#fileState(chunk);
     const { raw, ends } = chunk;
-    if (file.route !== undefined && raw !== undefined && ends !== undefined && chunk.flags === undefined) {
+    if (raw !== undefined && ends !== undefined && chunk.flags === undefined && file.route !== undefined)
       this.#emitLines(file, file.route, chunk, raw, ends);
-    } else {
-      const events = this.#events;
-      events.length = 0;
-      chunkLines(chunk);
-      file.decoder.decode(chunk, events);
-      this.#emit(file.enricher, events);
-    }
+    else if (raw !== undefined && ends !== undefined && chunk.flags === undefined && file.cri !== undefined) {
+      // CRI: the byte path while the lines are final pieces and nothing is held; the decoder takes
+      // each other line (and the lines after a piece, until the piece's line is complete).
+      let i = 0;
+      while (i < n) {
+        if (!file.decoder.holding) i = this.#emitCriLines(file, file.cri, chunk, raw, ends, i);
+        if (i < n) this.#decodeLines(file, chunk, i, ++i);
+      }
+    } else this.#decodeLines(file, chunk, 0, n);
     // Every line is in an event or a record now. The chunk stays referenced until those records
     // are delivered; its lines need not, so they die young instead of being promoted with it, and
     // its bytes are the tailer's again.
@@ -249,9 +254,9 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
    */
   readsBytes(source: string): boolean {
     const config = this.#sources.get(source)?.config;
-    return (
-      config !== undefined && this.#producer.batchBuilder !== undefined && createDecoder(config).passesLines
-    );
+    if (config === undefined || this.#producer.batchBuilder === undefined) return false;
+    const decoder = createDecoder(config);
+    return decoder.passesLines || decoder.criLines;
   }
 
   /** ChunkAcknowledger: every record made from the chunk is delivered. */
@@ -344,9 +349,15 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       const decoder = createDecoder(source.config);
       const enricher = source.enricher.forFile(chunk.path, chunk.fileId);
       // The fast path writes records as bytes: only worth it when the producer takes them so.
-      const route =
-        decoder.passesLines && this.#producer.batchBuilder !== undefined ? enricher.lineRoute() : undefined;
-      file = { decoder, enricher, route };
+      const bytes = this.#producer.batchBuilder !== undefined;
+      const route = bytes && decoder.passesLines ? enricher.lineRoute() : undefined;
+      let cri: FileState['cri'];
+      if (bytes && decoder.criLines) {
+        const out = enricher.lineRoute('stdout');
+        const err = enricher.lineRoute('stderr');
+        if (out !== undefined && err !== undefined) cri = { out, err };
+      }
+      file = { decoder, enricher, route, cri };
       this.#files.set(chunk.fileId, file);
     }
     return file;
@@ -392,6 +403,53 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       cost += batcher.addLine(route, chunk, ts, raw, offset - base, (ends[i] as number) - base, offset);
     }
     this.#memory.charge(cost + n * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD));
+  }
+
+  /**
+   * The byte path for CRI lines (wrapper cri, nothing else parsed): each final (`F`) line is a
+   * record with the line's time, its message and its stream as the one field, as `decode` makes it.
+   * Starts at line `from`, stops at the first line that is a piece (`P`) or not read as CRI, and
+   * returns its index: the decoder takes that line (it joins pieces and flags what it cannot read).
+   */
+  #emitCriLines(
+    file: FileState,
+    routes: { out: LineRoute; err: LineRoute },
+    chunk: LineChunk,
+    raw: Buffer,
+    ends: readonly number[],
+    from: number,
+  ): number {
+    const offsets = chunk.offsets;
+    const n = offsets.length;
+    const base = chunk.rawBase ?? 0;
+    const batcher = this.#batcher;
+    let cost = 0;
+    let i = from;
+    for (; i < n; i++) {
+      const offset = offsets[i] as number;
+      const end = (ends[i] as number) - base;
+      if (!readCriLine(raw, offset - base, end) || criLine.partial) break;
+      chunk.refs++;
+      const route = criLine.stderr ? routes.err : routes.out;
+      cost += batcher.addLine(route, chunk, criLine.ts, raw, criLine.content, end, offset);
+    }
+    const taken = i - from;
+    if (taken > 0) {
+      file.decoder.countPassed(taken);
+      file.enricher.countLineRecords(taken);
+      this.stats.events += taken;
+      this.#memory.charge(cost + taken * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD));
+    }
+    return i;
+  }
+
+  /** Lines `from` to `to` (excluded) through the decoder, the enricher and the batcher. */
+  #decodeLines(file: FileState, chunk: LineChunk, from: number, to: number): void {
+    const events = this.#events;
+    events.length = 0;
+    chunkLines(chunk);
+    file.decoder.decode(chunk, events, from, to);
+    this.#emit(file.enricher, events);
   }
 
   /** Drops a batch's references on its chunks and its charge on the memory bound. */

@@ -45,8 +45,9 @@ export interface FileEnricher {
    * For the one-line-per-record fast path: the topic, key and value writer of every record of this
    * file whose event is a bare line (no parsed time, level, fields or flags), or undefined when
    * they depend on more than the line (a templated topic or key, a missing template field).
+   * `stream`: the events of a CRI file's lines instead, whose only field is that stream.
    */
-  lineRoute(): LineRoute | undefined;
+  lineRoute(stream?: 'stdout' | 'stderr'): LineRoute | undefined;
   /** Counts `n` records written through `lineRoute()` (toRecord counts its own). */
   countLineRecords(n: number): void;
   readonly context: Readonly<FileContext>;
@@ -355,7 +356,9 @@ class PathEnricher implements FileEnricher {
       : topic;
   }
 
-  lineRoute(): LineRoute | undefined {
+  lineRoute(stream?: 'stdout' | 'stderr'): LineRoute | undefined {
+    // The service may come from a field: with the stream as a field, that is per record.
+    if (stream !== undefined && this.serviceDynamic) return undefined;
     const t = this.topic;
     if (!t.constant || t.value === undefined) return undefined;
     const k = this.key;
@@ -368,7 +371,13 @@ class PathEnricher implements FileEnricher {
       topic: t.value,
       key,
       keyBytes: key === null ? null : Buffer.from(key),
-      writer: new LineWriter(this.headMid, this.idHead, this.tailEnd),
+      writer: new LineWriter(
+        this.headMid,
+        this.idHead,
+        stream === undefined
+          ? this.tailEnd
+          : `${this.tail},"fields":{"stream":"${stream}"},"schema_version":1}`,
+      ),
     };
   }
 

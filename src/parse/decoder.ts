@@ -24,8 +24,12 @@ import { parseRfc3339 } from './timestamp.ts';
 export type { ParseSource } from './parse-config.ts';
 
 export interface Decoder {
-  /** Appends the events this chunk finishes; unfinished ones are held (with a reference on their chunk). */
-  decode(chunk: LineChunk, out: ParsedEvent[]): void;
+  /**
+   * Appends the events this chunk finishes; unfinished ones are held (with a reference on their
+   * chunk). Lines `from` (included) to `to` (excluded) only, when given: the others took the byte
+   * path.
+   */
+  decode(chunk: LineChunk, out: ParsedEvent[], from?: number, to?: number): void;
   /** Emits held events idle for longer than their timeout (multiline timeout_ms, partial_timeout_ms). */
   flushExpired(now: number, out: ParsedEvent[]): void;
   /** Emits every held event (shutdown, or the file is released). */
@@ -38,6 +42,12 @@ export interface Decoder {
    * `countPassed` instead (the one-line-per-record fast path).
    */
   readonly passesLines: boolean;
+  /**
+   * True when every line is a CRI line and nothing else is parsed (wrapper cri, no multiline or
+   * parser): a line read by `readCriLine` as final, while the decoder holds nothing, is one event
+   * with that message, time and stream, and may skip `decode` (see `countPassed`).
+   */
+  readonly criLines: boolean;
   /** Counts `n` lines that went past `decode` as events of their own (see `passesLines`). */
   countPassed(n: number): void;
   readonly stats: DecoderStats;
@@ -145,6 +155,11 @@ class FileDecoder implements Decoder {
     return plan.wrapper === 'none' && plan.multiline === undefined && plan.chain.length === 0;
   }
 
+  get criLines(): boolean {
+    const plan = this.plan;
+    return plan.wrapper === 'cri' && plan.multiline === undefined && plan.chain.length === 0;
+  }
+
   countPassed(n: number): void {
     this.stats.lines += n;
     this.stats.events += n;
@@ -154,16 +169,16 @@ class FileDecoder implements Decoder {
     return this.held !== undefined || this.partOut !== undefined || this.partErr !== undefined;
   }
 
-  decode(chunk: LineChunk, out: ParsedEvent[]): void {
+  decode(chunk: LineChunk, out: ParsedEvent[], from = 0, to = chunk.lines.length): void {
     const lines = chunk.lines;
     const offsets = chunk.offsets;
     const flags = chunk.flags;
-    const n = lines.length;
-    this.stats.lines += n;
+    const n = to;
+    this.stats.lines += n - from;
     const wrapper = this.plan.wrapper;
     if (wrapper === 'none' && this.plan.multiline === undefined) {
       // The common case, kept tight: one line, one event.
-      for (let i = 0; i < n; i++) {
+      for (let i = from; i < n; i++) {
         chunk.refs++;
         const lf = flags === undefined ? undefined : flags[i];
         this.finish(
@@ -183,7 +198,7 @@ class FileDecoder implements Decoder {
       }
       return;
     }
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) {
       const lf = flags === undefined ? undefined : flags[i];
       if (wrapper === 'cri') this.criLine(chunk, offsets[i], lines[i], lf, out);
       else if (wrapper === 'docker') this.dockerLine(chunk, offsets[i], lines[i], lf, out);
