@@ -193,7 +193,20 @@ export interface CorpusOptions {
   /** Number of files the bytes are spread over (one after the other, each about bytes/files). */
   files?: number;
   seed?: number;
+  /** Every line as a container runtime writes it (`<time> stdout F <line>`), for parser `cri`. */
+  cri?: boolean;
   onProgress?: (writtenBytes: number, totalBytes: number) => void;
+}
+
+/** `text`'s lines in CRI form, stamped from `n` (one millisecond per event). */
+function criLines(text: string, n: number): string {
+  const ms = n % 1000;
+  const s = Math.floor(n / 1000) % 60;
+  const m = Math.floor(n / 60_000) % 60;
+  const stamp = `2026-11-26T13:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}.${String(ms).padStart(3, '0')}123456Z stdout F `;
+  let out = '';
+  for (const line of text.split('\n')) if (line !== '') out += `${stamp}${line}\n`;
+  return out;
 }
 
 export interface Corpus {
@@ -232,7 +245,7 @@ const FLUSH_BYTES = 4 << 20;
 export function generateCorpus(opts: CorpusOptions): Corpus {
   const files = opts.files ?? 1;
   const seed = opts.seed ?? 1;
-  const dir = path.join(opts.out, `corpus-${opts.bytes}-${files}f-s${seed}`);
+  const dir = path.join(opts.out, `corpus-${opts.bytes}-${files}f-s${seed}${opts.cri ? '-cri' : ''}`);
   const manifest = path.join(dir, 'corpus.json');
   if (existsSync(manifest)) {
     const c = JSON.parse(readFileSync(manifest, 'utf8')) as Corpus;
@@ -253,7 +266,7 @@ export function generateCorpus(opts: CorpusOptions): Corpus {
       const target = Math.min(perFile, opts.bytes - total);
       let pending = '';
       while (inFile < target) {
-        const ev = src.next();
+        const ev = opts.cri ? criLines(src.next(), src.lines) : src.next();
         pending += ev;
         // Every character is ASCII, so string length is byte length.
         inFile += ev.length;

@@ -46,6 +46,7 @@ const ALL = [
   'codec-snappy',
   'codec-zstd',
   'many-files',
+  'cri',
   'catch-up',
   'clients',
 ] as const;
@@ -259,6 +260,19 @@ try {
       case 'syslog-ng':
         r = await runSyslogNg(ctx, codec);
         break;
+      case 'cri': {
+        const cri = generateCorpus({ out: outDir, bytes: size, files: 1, seed, cri: true });
+        r = await runLogferry(ctx, {
+          id,
+          title: `logferry, CRI lines (parser cri), ${codec}`,
+          parser: 'cri',
+          compression: codec,
+          mode: 'live',
+          corpus: cri,
+          latency: false,
+        });
+        break;
+      }
       case 'many-files': {
         const files = Number(args.files);
         const many = generateCorpus({ out: outDir, bytes: size, files, seed });

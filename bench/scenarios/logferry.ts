@@ -26,7 +26,7 @@ const repo = path.resolve(import.meta.dirname, '..', '..');
 export interface LogferrySpec {
   id: string;
   title: string;
-  parser: 'none' | 'json';
+  parser: 'none' | 'json' | 'cri';
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
   /** sink.kafka.client; the default when absent. */
   client?: 'kafkajs' | 'platformatic';

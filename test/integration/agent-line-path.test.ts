@@ -229,13 +229,16 @@ function criText(n: number): { text: string; events: number } {
       case 7: // a tag other than P or F is final; non-ASCII right after it
         text += `${ts} ${stream} Fé message ${i}\n`;
         break;
-      case 8: // a stream that is neither
-        text += `${ts} stdin F ${i}\n`;
+      case 8: // streams that are neither
+        text += i % 2 === 0 ? `${ts} stdin F ${i}\n` : `${ts} stdbad F ${i}\n`;
+        break;
+      case 9: // a piece at the very end of a line, then its end on the other stream first
+        text += `${ts} stdout P end piece ${i}\n${ts} stderr F between\n${ts} stdout F tail\n`;
         break;
       default:
         text += `${ts} ${stream} F ${trickyLine(i)}\n`;
     }
-    events++;
+    events += i % 11 === 9 ? 2 : 1;
   }
   return { text, events };
 }
