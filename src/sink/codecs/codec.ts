@@ -11,8 +11,8 @@ export interface Codec {
   compress(data: Buffer): Promise<Buffer>;
   decompress(data: Buffer): Promise<Buffer>;
   /**
-   * Optional, for codecs fast enough to run on the event loop (lz4, zstd at level 1: well under a
-   * millisecond for a 256 KiB batch): the same bytes as `compress`, at once, so that a closing batch
+   * Optional, for codecs fast enough to run on the event loop (lz4, zstd at level 1: about a
+   * millisecond for a 512 KiB batch): the same bytes as `compress`, at once, so that a closing batch
    * can be compressed from a reused buffer.
    */
   compressSync?(data: Uint8Array): Buffer;
