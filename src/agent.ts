@@ -227,9 +227,9 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     }
     const file = this.#fileState(chunk);
     const { raw, ends } = chunk;
-    if (raw !== undefined && ends !== undefined && chunk.flags === undefined && file.route !== undefined)
-      this.#emitLines(file, file.route, chunk, raw, ends);
-    else if (raw !== undefined && ends !== undefined && chunk.flags === undefined && file.cri !== undefined) {
+    const asBytes = raw !== undefined && ends !== undefined && chunk.flags === undefined;
+    if (asBytes && file.route !== undefined) this.#emitLines(file, file.route, chunk, raw, ends);
+    else if (asBytes && file.cri !== undefined) {
       // CRI: the byte path while the lines are final pieces and nothing is held; the decoder takes
       // each other line (and the lines after a piece, until the piece's line is complete).
       let i = 0;

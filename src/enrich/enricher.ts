@@ -374,11 +374,14 @@ class PathEnricher implements FileEnricher {
       writer: new LineWriter(
         this.headMid,
         this.idHead,
-        stream === undefined
-          ? this.tailEnd
-          : `${this.tail},"fields":{"stream":"${stream}"},"schema_version":1}`,
+        stream === undefined ? this.tailEnd : this.tailWithFields(`{"stream":"${stream}"}`),
       ),
     };
+  }
+
+  /** The record's end after the event id, with parsed fields (already JSON). */
+  private tailWithFields(fieldsJson: string): string {
+    return `${this.tail},"fields":${fieldsJson},"schema_version":1}`;
   }
 
   countLineRecords(n: number): void {
@@ -407,7 +410,7 @@ class PathEnricher implements FileEnricher {
     const end =
       ev.fields === undefined
         ? this.tailEnd
-        : `${this.tail},"fields":${ev.fieldsJson ?? JSON.stringify(ev.fields)},"schema_version":1}`;
+        : this.tailWithFields(ev.fieldsJson ?? JSON.stringify(ev.fields));
     const value = `${recordHead(ts)}${jsonString(ev.message)}${headMid}${offset}${log}${this.idHead}${offset}${end}`;
 
     let key: string | null = null;

@@ -12,7 +12,7 @@ import { CodecUnavailableError, ConfigError } from '../model/errors.ts';
 import type { OutRecord } from '../model/record.ts';
 import type { Logger } from '../observe/logger.ts';
 import { type ClassifyContext, classifySendError, ProducerFailure } from './classify.ts';
-import { codecs, compressionStats } from './codecs/index.ts';
+import { codecs, countCompressed } from './codecs/index.ts';
 import { ZSTD_LEVEL } from './codecs/zstd.ts';
 import { kafkaClientConfig } from './kafka-client.ts';
 import type { Batch, BatchBuilder, ProducerPort } from './producer-port.ts';
@@ -237,9 +237,7 @@ function patchCodecs(lib: Library): void {
 }
 
 function count(inputLength: number, output: Buffer): Buffer {
-  compressionStats.batches_compressed++;
-  compressionStats.uncompressed_bytes += inputLength;
-  compressionStats.compressed_bytes += output.length;
+  countCompressed(inputLength, output.length);
   return output;
 }
 
@@ -628,9 +626,7 @@ export class PlatformaticProducer implements ProducerPort {
     const codec = this.#config.compression;
     if (codec === 'none') return frameRecordBatch(section, count, codec, header);
     const compressed = await codecs[codec].compress(section);
-    compressionStats.batches_compressed++;
-    compressionStats.uncompressed_bytes += section.length;
-    compressionStats.compressed_bytes += compressed.length;
+    countCompressed(section.length, compressed.length);
     return frameRecordBatch(compressed, count, codec, header);
   }
 

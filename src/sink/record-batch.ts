@@ -24,7 +24,7 @@ import { jsonStringMaxBytes } from '../enrich/json-bytes.ts';
 import type { LineChunk } from '../model/line-chunk.ts';
 import type { LineRoute, OutRecord } from '../model/record.ts';
 import { crc32c } from '../spool/crc32c.ts';
-import { codecs, compressionStats } from './codecs/index.ts';
+import { codecs, countCompressed } from './codecs/index.ts';
 import type { Batch, BatchBuilder } from './producer-port.ts';
 
 /** The `attributes` codec bits. */
@@ -93,11 +93,6 @@ export class RecordsEncoder {
       this.append(i, r.key, r.value, headers?.[at]);
     }
     return this.view();
-  }
-
-  /** Bytes the internal buffer holds, used or not. */
-  get capacity(): number {
-    return this.#buf.length;
   }
 
   /** Bytes of the largest record written so far, its framing included. */
@@ -467,16 +462,14 @@ export class EncodingBuilder implements BatchBuilder {
     const encoder = this.#encoder as RecordsEncoder;
     const view = encoder.view();
     // Compressed, or a copy of its own size: the encoder goes back to the pool for the next batch.
-    const compress = this.#codec === 'none' ? undefined : codecs[this.#codec].compressSync;
+    const compressor = this.#codec === 'none' ? undefined : codecs[this.#codec];
     let payload: Buffer;
     let codec: CodecName = 'none';
-    if (compress === undefined) payload = Buffer.from(view);
+    if (compressor?.compressSync === undefined) payload = Buffer.from(view);
     else {
-      payload = compress(view);
+      payload = compressor.compressSync(view);
       codec = this.#codec;
-      compressionStats.batches_compressed++;
-      compressionStats.uncompressed_bytes += view.length;
-      compressionStats.compressed_bytes += payload.length;
+      countCompressed(view.length, payload.length);
     }
     const largest = encoder.largest;
     this.#giveBack();

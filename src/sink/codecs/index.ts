@@ -68,15 +68,20 @@ export const compressionStats = {
   batches_decompressed: 0,
 };
 
+/** Counts one compressed batch in `compressionStats`, whoever compressed it. */
+export function countCompressed(inputBytes: number, outputBytes: number): void {
+  compressionStats.batches_compressed++;
+  compressionStats.uncompressed_bytes += inputBytes;
+  compressionStats.compressed_bytes += outputBytes;
+}
+
 function adapt(codec: Codec): () => KafkajsCodec {
   // kafkajs calls the factory once per produce request and partition, so it hands out one object.
   const adapted: KafkajsCodec = {
     async compress(encoder) {
       const input = encoder.buffer;
       const output = await codec.compress(input);
-      compressionStats.batches_compressed++;
-      compressionStats.uncompressed_bytes += input.length;
-      compressionStats.compressed_bytes += output.length;
+      countCompressed(input.length, output.length);
       return output;
     },
     decompress(buffer) {
