@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import { ConfigError } from '../model/errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { KafkaSinkConfig, SaslConfig, TlsConfig } from './sink-config.ts';
+import type { SaslCredentials } from './wire/sasl.ts';
 
 /**
  * The one place a `sink.kafka` section becomes a kafkajs client config, shared by the producer
@@ -17,7 +18,8 @@ export function kafkaClientConfig(config: KafkaSinkConfig, log: Logger): KafkaCo
     brokers: [...config.brokers],
     connectionTimeout: config.connection_timeout_ms,
     requestTimeout: config.request_timeout_ms,
-    logLevel: logLevel.WARN,
+    // kafkajs's logLevel.WARN (a type-only import: this module must not load kafkajs).
+    logLevel: 2,
     logCreator: () => (entry) => {
       const { message, ...fields } = entry.log;
       // kafkajs logs its own retries as errors; they are ours to report, once, as a classified error.
@@ -30,6 +32,20 @@ export function kafkaClientConfig(config: KafkaSinkConfig, log: Logger): KafkaCo
   if (config.tls?.enabled) client.ssl = tlsOptions(config.tls);
   if (config.sasl !== undefined) client.sasl = saslOptions(config.sasl);
   return client;
+}
+
+/**
+ * TLS options and SASL credentials of a `sink.kafka` section, for the built-in client: the same
+ * files read and the same ConfigErrors as kafkaClientConfig.
+ */
+export function kafkaSecurity(
+  config: KafkaSinkConfig,
+  _log: Logger,
+): { tls: ConnectionOptions | undefined; sasl: SaslCredentials | undefined } {
+  return {
+    tls: config.tls?.enabled ? tlsOptions(config.tls) : undefined,
+    sasl: config.sasl === undefined ? undefined : saslCredentials(config.sasl),
+  };
 }
 
 /** `SASL_SSL` / `SSL` / `SASL_PLAINTEXT` / `PLAINTEXT`, as a broker's listener map names it. */
@@ -56,6 +72,10 @@ function tlsOptions(tls: TlsConfig): ConnectionOptions {
 }
 
 function saslOptions(sasl: SaslConfig): SASLOptions {
+  return saslCredentials(sasl);
+}
+
+function saslCredentials(sasl: SaslConfig): SaslCredentials {
   const password = secret(sasl.password, sasl.password_file, 'sink.kafka.sasl.password');
   if (password === '') {
     throw new ConfigError(

@@ -1,5 +1,5 @@
 /**
- * `sink.kafka.client: platformatic` against a real broker (one private broker: auto-creation off, a
+ * `sink.kafka.client: builtin` (logferry's own producer) against a real broker (one private broker: auto-creation off, a
  * SASL_SSL + SCRAM listener next to PLAINTEXT): 10,000 keyed records through the agent's Sender
  * arrive exactly once and each key lands on the partition kafkajs chooses; a batch of every codec
  * is read intact by Kafka's own Java console consumer; SASL_SSL delivers; and each error class
@@ -23,7 +23,7 @@ import { silentLogger } from '../../src/observe/logger.ts';
 import { type ClassifiedError, ProducerFailure } from '../../src/sink/classify.ts';
 import { COMPRESSION_NAMES, compressionStats, registerCodecs } from '../../src/sink/codecs/index.ts';
 import { KafkaProducer } from '../../src/sink/kafka-producer.ts';
-import { javaPartition, PlatformaticProducer } from '../../src/sink/platformatic-producer.ts';
+import { BuiltinProducer, javaPartition } from '../../src/sink/builtin-producer.ts';
 import type { Batch } from '../../src/sink/producer-port.ts';
 import { Sender } from '../../src/sink/sender.ts';
 import { type KafkaSinkConfig, KafkaSinkSchema } from '../../src/sink/sink-config.ts';
@@ -46,7 +46,7 @@ process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
 registerCodecs();
 
 const PASSWORD = 'bob-Secret-51f2';
-const dir = mkdtempSync(join(tmpdir(), 'logferry-plt-'));
+const dir = mkdtempSync(join(tmpdir(), 'logferry-builtin-'));
 let tls: TlsMaterial;
 let broker: KafkaBroker;
 
@@ -69,7 +69,7 @@ function sinkConfig(extra: Record<string, unknown>): KafkaSinkConfig {
   const v = Value.Default(KafkaSinkSchema, {
     brokers: [broker.bootstrap],
     topic: 'unused',
-    client: 'platformatic',
+    client: 'builtin',
     connection_timeout_ms: 3000,
     ...extra,
   });
@@ -113,7 +113,7 @@ test('10,000 keyed records through the Sender arrive exactly once, every key on 
   const topic = uniqueTopic('plt-10k');
   await createTopic(broker.bootstrap, topic, { partitions: 6 });
 
-  const producer = new PlatformaticProducer(sinkConfig({}), silentLogger());
+  const producer = new BuiltinProducer(sinkConfig({}), silentLogger());
   await producer.connect();
   let delivered = 0;
   const sender = new Sender({
@@ -157,7 +157,7 @@ test('a batch of every codec is read intact by the Java console consumer', async
   const sent: OutRecord[] = [];
   for (const [n, compression] of COMPRESSION_NAMES.entries()) {
     const before = compressionStats.batches_compressed;
-    const producer = new PlatformaticProducer(sinkConfig({ compression }), silentLogger());
+    const producer = new BuiltinProducer(sinkConfig({ compression }), silentLogger());
     const batch = records(topic, 200, n * 200);
     await producer.send(batchOf(batch));
     await producer.disconnect();
@@ -187,7 +187,7 @@ test('SASL_SSL + SCRAM-SHA-512 with the CA delivers; a wrong password is auth_fa
   const topic = uniqueTopic('plt-sasl');
   await createTopic(bootstrap, topic, { partitions: 1, client });
   const secure = { brokers: [bootstrap], tls: { ca_file: tls.caCert } };
-  const producer = new PlatformaticProducer(
+  const producer = new BuiltinProducer(
     sinkConfig({ ...secure, sasl: { mechanism: 'scram-sha-512', username: 'bob', password: PASSWORD } }),
     silentLogger(),
   );
@@ -200,7 +200,7 @@ test('SASL_SSL + SCRAM-SHA-512 with the CA delivers; a wrong password is auth_fa
     [0, 1, 2],
   );
 
-  const wrong = new PlatformaticProducer(
+  const wrong = new BuiltinProducer(
     sinkConfig({ ...secure, sasl: { mechanism: 'scram-sha-512', username: 'bob', password: 'nope' } }),
     silentLogger(),
   );
@@ -218,7 +218,7 @@ test('SASL_SSL + SCRAM-SHA-512 with the CA delivers; a wrong password is auth_fa
 });
 
 test('TLS: a server name the certificate does not carry is tls_failed', async () => {
-  const producer = new PlatformaticProducer(
+  const producer = new BuiltinProducer(
     sinkConfig({
       brokers: [broker.bootstrapFor('SASL_SSL')],
       tls: { ca_file: tls.caCert, server_name: 'not-the-broker.example' },
@@ -235,7 +235,7 @@ test('TLS: a server name the certificate does not carry is tls_failed', async ()
 
 test('nothing listening: broker_unreachable naming the address, within the short retries', async () => {
   const [port] = await freePorts(1);
-  const producer = new PlatformaticProducer(sinkConfig({ brokers: [`127.0.0.1:${port}`] }), silentLogger());
+  const producer = new BuiltinProducer(sinkConfig({ brokers: [`127.0.0.1:${port}`] }), silentLogger());
   const started = Date.now();
   const err = await producer.connect().then(
     () => assert.fail('nothing listens there'),
@@ -251,7 +251,7 @@ test('nothing listening: broker_unreachable naming the address, within the short
 
 test('missing topic with auto-creation off: unknown_topic, retried', async () => {
   const missing = uniqueTopic('plt-missing');
-  const producer = new PlatformaticProducer(sinkConfig({ topic: missing }), silentLogger());
+  const producer = new BuiltinProducer(sinkConfig({ topic: missing }), silentLogger());
   await producer.connect();
   const classified = await failureOf(producer.send(batchOf(records(missing, 1))));
   assert.equal(classified.reason, 'unknown_topic');
@@ -263,7 +263,7 @@ test('missing topic with auto-creation off: unknown_topic, retried', async () =>
 test("a record over the topic's max.message.bytes: message_too_large, permanent", async () => {
   const small = uniqueTopic('plt-small');
   await createTopic(broker.bootstrap, small, { partitions: 1, configs: { 'max.message.bytes': '2000' } });
-  const producer = new PlatformaticProducer(sinkConfig({ compression: 'none' }), silentLogger());
+  const producer = new BuiltinProducer(sinkConfig({ compression: 'none' }), silentLogger());
   await producer.connect();
   const big: OutRecord = { topic: small, key: 'k', value: 'x'.repeat(5000), chunk };
   const classified = await failureOf(producer.send(batchOf([big])));

@@ -1,0 +1,187 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { RequestWriter, ResponseReader, WireError } from './protocol.ts';
+import { type SaslCredentials, saslExchange } from './sasl.ts';
+
+/**
+ * One TCP (or TLS) connection to one broker: frames out, frames in, answers matched to requests by
+ * correlation id. Kafka answers a connection's requests in the order it received them, so the
+ * pending requests are a FIFO and a correlation id out of order is a protocol error.
+ *
+ * Failures are WireErrors named as kafkajs names them (classify.ts reads those names):
+ * - the socket's error (ECONNREFUSED, a TLS alert, ...) or a close: KafkaJSConnectionError, every
+ *   pending request fails with it and the connection is done (the client opens a new one);
+ * - a request unanswered for request_timeout_ms: KafkaJSRequestTimeoutError, and the connection is
+ *   closed, because a late answer would be taken for the next request's;
+ * - SASL: the broker's error code (SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM).
+ */
+
+export interface ConnectionSettings {
+  clientId: string;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Node TLS options (ca, cert, key, servername, rejectUnauthorized); undefined: plaintext. */
+  tls: tls.ConnectionOptions | undefined;
+  /** Sends the broker's host name as SNI (unless it is an IP address or `tls.servername` is set). */
+  sni: boolean;
+  sasl: SaslCredentials | undefined;
+}
+
+interface Pending {
+  correlationId: number;
+  resolve: (r: ResponseReader) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class BrokerConnection {
+  readonly address: string;
+  readonly #settings: ConnectionSettings;
+  readonly #socket: net.Socket;
+  readonly #pending: Pending[] = [];
+  #nextCorrelationId = 1;
+  #failure: Error | undefined;
+  /** Received bytes not yet a whole frame. */
+  #held: Buffer | undefined;
+
+  private constructor(host: string, port: number, socket: net.Socket, settings: ConnectionSettings) {
+    this.address = `${host}:${port}`;
+    this.#socket = socket;
+    this.#settings = settings;
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('error', (err) => this.#fail(connectionError(this.address, err.message, err)));
+    socket.on('close', () => this.#fail(connectionError(this.address, 'Connection closed by the broker')));
+  }
+
+  /** Connects (and authenticates); rejects with a WireError. */
+  static open(host: string, port: number, settings: ConnectionSettings): Promise<BrokerConnection> {
+    return new Promise<BrokerConnection>((resolve, reject) => {
+      let socket: net.Socket;
+      const event = settings.tls === undefined ? 'connect' : 'secureConnect';
+      if (settings.tls === undefined) socket = net.connect({ host, port });
+      else {
+        const options: tls.ConnectionOptions = { ...settings.tls, host, port };
+        if (options.servername === undefined && settings.sni && net.isIP(host) === 0) options.servername = host;
+        socket = tls.connect(options);
+      }
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(connectionError(`${host}:${port}`, 'Connection timeout'));
+      }, settings.connectTimeoutMs);
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(connectionError(`${host}:${port}`, err.message, err));
+      };
+      socket.once('error', onError);
+      socket.once(event, () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        const connection = new BrokerConnection(host, port, socket, settings);
+        if (settings.sasl === undefined) resolve(connection);
+        else
+          saslExchange(connection, settings.sasl).then(
+            () => resolve(connection),
+            (err: unknown) => {
+              connection.close();
+              reject(err);
+            },
+          );
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /** A writer for a request on this connection (its correlation id taken now). */
+  writer(apiKey: number, version: number, size?: number): RequestWriter {
+    return new RequestWriter(apiKey, version, this.#nextCorrelationId, this.#settings.clientId, size);
+  }
+
+  /**
+   * Puts a frame from `writer()` on the wire and resolves with the answer's body. `expectAnswer`
+   * false (acks=0): resolves once written.
+   */
+  send(frame: Buffer, expectAnswer = true): Promise<ResponseReader> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const correlationId = this.#nextCorrelationId;
+    this.#nextCorrelationId = (correlationId + 1) & 0x7fffffff;
+    if (!expectAnswer) {
+      return new Promise((resolve, reject) =>
+        this.#socket.write(frame, (err) => (err ? reject(this.#failure ?? err) : resolve(new ResponseReader(frame, frame.length)))),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fail(new WireError('KafkaJSRequestTimeoutError', 'Request timed out'));
+      }, this.#settings.requestTimeoutMs);
+      this.#pending.push({ correlationId, resolve, reject, timer });
+      this.#socket.write(frame);
+    });
+  }
+
+  /** One request with its writer: `write` adds the body. */
+  request(apiKey: number, version: number, write: (w: RequestWriter) => void): Promise<ResponseReader> {
+    const w = this.writer(apiKey, version);
+    write(w);
+    return this.send(w.finish());
+  }
+
+  close(): void {
+    this.#fail(connectionError(this.address, 'Connection closed'));
+  }
+
+  #onData(data: Buffer): void {
+    let buf = data;
+    if (this.#held !== undefined) {
+      buf = Buffer.concat([this.#held, data]);
+      this.#held = undefined;
+    }
+    let pos = 0;
+    while (buf.length - pos >= 4) {
+      const size = buf.readInt32BE(pos);
+      if (buf.length - pos - 4 < size) break;
+      this.#onFrame(buf.subarray(pos + 4, pos + 4 + size));
+      if (this.#failure !== undefined) return;
+      pos += 4 + size;
+    }
+    if (pos < buf.length) this.#held = Buffer.from(buf.subarray(pos));
+  }
+
+  #onFrame(frame: Buffer): void {
+    const next = this.#pending.shift();
+    const correlationId = frame.length >= 4 ? frame.readInt32BE(0) : -1;
+    if (next === undefined || next.correlationId !== correlationId) {
+      this.#fail(
+        connectionError(
+          this.address,
+          `unexpected answer (correlation id ${correlationId}, expected ${next?.correlationId ?? 'none'})`,
+        ),
+      );
+      if (next !== undefined) {
+        clearTimeout(next.timer);
+        next.reject(this.#failure as Error);
+      }
+      return;
+    }
+    clearTimeout(next.timer);
+    next.resolve(new ResponseReader(frame, 4));
+  }
+
+  #fail(err: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = err;
+    this.#socket.destroy();
+    for (const p of this.#pending.splice(0)) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+}
+
+function connectionError(address: string, detail: string, cause?: Error): WireError {
+  return new WireError('KafkaJSConnectionError', `${address}: ${detail}`, undefined, { cause });
+}
