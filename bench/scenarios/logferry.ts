@@ -29,7 +29,7 @@ export interface LogferrySpec {
   parser: 'none' | 'json' | 'cri';
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
   /** sink.kafka.client; the default when absent. */
-  client?: 'kafkajs' | 'platformatic';
+  client?: 'kafkajs' | 'builtin';
   mode: 'live' | 'catch-up';
   /** Defaults to ctx.corpus. */
   corpus?: Corpus;

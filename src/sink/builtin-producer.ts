@@ -57,7 +57,12 @@ const METADATA_MAX_AGE_MS = 300_000;
 const LEADER_WAITS_MS = [100, 200, 400, 800];
 
 /** InitProducerId answers to wait out: the broker's producer-id manager is not ready yet. */
-const COORDINATOR_BUSY = new Set(['COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'CONCURRENT_TRANSACTIONS']);
+const COORDINATOR_BUSY = new Set([
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'CONCURRENT_TRANSACTIONS',
+]);
 const PRODUCER_ID_WAITS_MS = [100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000, 1_000];
 
 interface EncodedPartition extends ProducePartition {}
@@ -293,7 +298,8 @@ export class BuiltinProducer implements ProducerPort {
   async #leaders(topic: string): Promise<number[]> {
     const cached = this.#topics.get(topic);
     const now = Date.now();
-    if (cached !== undefined && !this.#staleMetadata && now - cached.at < METADATA_MAX_AGE_MS) return cached.leaders;
+    if (cached !== undefined && !this.#staleMetadata && now - cached.at < METADATA_MAX_AGE_MS)
+      return cached.leaders;
     const cluster = this.#cluster as Cluster;
     for (let attempt = 0; ; attempt++) {
       const answer = await cluster.metadata([topic], true);
@@ -505,8 +511,6 @@ export class BuiltinProducer implements ProducerPort {
   }
 
   #failure(err: unknown, topic: string): ProducerFailure {
-    return new ProducerFailure(
-      classifySendError(err, this.#config.brokers, topic, this.#context),
-    );
+    return new ProducerFailure(classifySendError(err, this.#config.brokers, topic, this.#context));
   }
 }

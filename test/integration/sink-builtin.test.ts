@@ -20,10 +20,10 @@ import {
 import type { LineChunk } from '../../src/model/line-chunk.ts';
 import type { OutRecord } from '../../src/model/record.ts';
 import { silentLogger } from '../../src/observe/logger.ts';
+import { BuiltinProducer, javaPartition } from '../../src/sink/builtin-producer.ts';
 import { type ClassifiedError, ProducerFailure } from '../../src/sink/classify.ts';
 import { COMPRESSION_NAMES, compressionStats, registerCodecs } from '../../src/sink/codecs/index.ts';
 import { KafkaProducer } from '../../src/sink/kafka-producer.ts';
-import { BuiltinProducer, javaPartition } from '../../src/sink/builtin-producer.ts';
 import type { Batch } from '../../src/sink/producer-port.ts';
 import { Sender } from '../../src/sink/sender.ts';
 import { type KafkaSinkConfig, KafkaSinkSchema } from '../../src/sink/sink-config.ts';

@@ -1,5 +1,12 @@
 import { BrokerConnection, type ConnectionSettings } from './connection.ts';
-import { API, type BrokerAddress, type MetadataAnswer, readMetadataResponse, WireError, writeMetadataRequest } from './protocol.ts';
+import {
+  API,
+  type BrokerAddress,
+  type MetadataAnswer,
+  readMetadataResponse,
+  WireError,
+  writeMetadataRequest,
+} from './protocol.ts';
 
 /**
  * The brokers as the producer sees them: the bootstrap addresses, the nodes the last metadata
@@ -42,7 +49,8 @@ export class Cluster {
   }
 
   #open(nodeId: number): Promise<BrokerConnection> {
-    if (this.#closed) return Promise.reject(new WireError('KafkaJSConnectionError', 'the producer is closed'));
+    if (this.#closed)
+      return Promise.reject(new WireError('KafkaJSConnectionError', 'the producer is closed'));
     const broker = this.#brokers.get(nodeId);
     if (broker === undefined) {
       return Promise.reject(
@@ -93,7 +101,11 @@ export class Cluster {
     if (this.#any !== undefined) all.push(this.#any);
     this.#connections.clear();
     this.#any = undefined;
-    for (const p of all) p.then((c) => c.close(), () => undefined);
+    for (const p of all)
+      p.then(
+        (c) => c.close(),
+        () => undefined,
+      );
   }
 }
 

@@ -50,7 +50,7 @@ export class BrokerConnection {
     this.#settings = settings;
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.#onData(data));
-    socket.on('error', (err) => this.#fail(connectionError(this.address, err.message, err)));
+    socket.on('error', (err) => this.#fail(connectionError(this.address, err.message)));
     socket.on('close', () => this.#fail(connectionError(this.address, 'Connection closed by the broker')));
   }
 
@@ -62,7 +62,8 @@ export class BrokerConnection {
       if (settings.tls === undefined) socket = net.connect({ host, port });
       else {
         const options: tls.ConnectionOptions = { ...settings.tls, host, port };
-        if (options.servername === undefined && settings.sni && net.isIP(host) === 0) options.servername = host;
+        if (options.servername === undefined && settings.sni && net.isIP(host) === 0)
+          options.servername = host;
         socket = tls.connect(options);
       }
       const timer = setTimeout(() => {
@@ -72,7 +73,7 @@ export class BrokerConnection {
       const onError = (err: Error): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(connectionError(`${host}:${port}`, err.message, err));
+        reject(connectionError(`${host}:${port}`, err.message));
       };
       socket.once('error', onError);
       socket.once(event, () => {
@@ -111,7 +112,9 @@ export class BrokerConnection {
     this.#nextCorrelationId = (correlationId + 1) & 0x7fffffff;
     if (!expectAnswer) {
       return new Promise((resolve, reject) =>
-        this.#socket.write(frame, (err) => (err ? reject(this.#failure ?? err) : resolve(new ResponseReader(frame, frame.length)))),
+        this.#socket.write(frame, (err) =>
+          err ? reject(this.#failure ?? err) : resolve(new ResponseReader(frame, frame.length)),
+        ),
       );
     }
     return new Promise((resolve, reject) => {
@@ -182,6 +185,10 @@ export class BrokerConnection {
   }
 }
 
-function connectionError(address: string, detail: string, cause?: Error): WireError {
-  return new WireError('KafkaJSConnectionError', `${address}: ${detail}`, undefined, { cause });
+/**
+ * The socket's own error is not attached as `cause`: classify.ts reads the innermost error of a
+ * chain (kafkajs wraps its causes), and a plain Error there would hide this one's name.
+ */
+function connectionError(address: string, detail: string): WireError {
+  return new WireError('KafkaJSConnectionError', `${address}: ${detail}`);
 }

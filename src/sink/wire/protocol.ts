@@ -341,7 +341,8 @@ export function readProduceResponse(r: ResponseReader, topic: string): WireError
       const ne = r.int32();
       for (let k = 0; k < ne; k++) {
         r.int32(); // batch_index
-        recordError ??= r.string();
+        const m = r.string();
+        recordError ??= m;
       }
       const message = r.string();
       if (code !== 0 && failure === undefined) {

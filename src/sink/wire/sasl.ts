@@ -42,7 +42,10 @@ export async function saslExchange(connection: BrokerConnection, sasl: SaslCrede
   const digest = sasl.mechanism === 'scram-sha-256' ? 'sha256' : 'sha512';
   const scram = new ScramClient(sasl.username, sasl.password, digest);
   const serverFirst = await authenticate(connection, Buffer.from(scram.clientFirst()));
-  const serverFinal = await authenticate(connection, Buffer.from(await scram.clientFinal(serverFirst.toString())));
+  const serverFinal = await authenticate(
+    connection,
+    Buffer.from(await scram.clientFinal(serverFirst.toString())),
+  );
   scram.checkServerFinal(serverFinal.toString());
 }
 
@@ -73,7 +76,12 @@ export class ScramClient {
   #clientFirstBare = '';
   #serverSignature: Buffer | undefined;
 
-  constructor(user: string, password: string, digest: 'sha256' | 'sha512', nonce = randomBytes(24).toString('base64')) {
+  constructor(
+    user: string,
+    password: string,
+    digest: 'sha256' | 'sha512',
+    nonce = randomBytes(24).toString('base64'),
+  ) {
     this.#user = user;
     this.#password = password;
     this.#digest = digest;
@@ -94,7 +102,13 @@ export class ScramClient {
       throw authFailure('the server-first message is malformed or does not extend our nonce');
     }
     const keyLength = this.#digest === 'sha256' ? 32 : 64;
-    const salted = await pbkdf2Async(this.#password, Buffer.from(salt, 'base64'), iterations, keyLength, this.#digest);
+    const salted = await pbkdf2Async(
+      this.#password,
+      Buffer.from(salt, 'base64'),
+      iterations,
+      keyLength,
+      this.#digest,
+    );
     const clientKey = this.#hmac(salted, 'Client Key');
     const storedKey = createHash(this.#digest).update(clientKey).digest();
     const withoutProof = `c=biws,r=${nonce}`;
@@ -113,7 +127,12 @@ export class ScramClient {
     const v = attrs.get('v');
     const expected = this.#serverSignature;
     const got = v === undefined ? undefined : Buffer.from(v, 'base64');
-    if (expected === undefined || got === undefined || got.length !== expected.length || !timingSafeEqual(got, expected)) {
+    if (
+      expected === undefined ||
+      got === undefined ||
+      got.length !== expected.length ||
+      !timingSafeEqual(got, expected)
+    ) {
       throw authFailure("the server's signature does not match: it does not know this user's password");
     }
   }

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import {
-  AuthenticationError,
-  compatibilityPartitioner,
-  defaultPartitioner,
-  MultipleErrors,
-  NetworkError,
-  ResponseError,
-  TimeoutError,
-  UserError,
-} from '@platformatic/kafka';
 import { Value } from '@sinclair/typebox/value';
 import kafkajs from 'kafkajs';
 import {
@@ -24,17 +15,18 @@ import {
   TopicError,
 } from '../../../src/model/errors.ts';
 import { silentLogger } from '../../../src/observe/logger.ts';
-import { classifySendError } from '../../../src/sink/classify.ts';
 import {
+  BuiltinProducer,
+  connectionSettings,
+  isIpBroker,
   javaPartition,
   murmur2,
-  PlatformaticProducer,
-  platformaticOptions,
-  toClassifiable,
-} from '../../../src/sink/platformatic-producer.ts';
+} from '../../../src/sink/builtin-producer.ts';
+import { type ClassifyContext, classifySendError } from '../../../src/sink/classify.ts';
 import { type KafkaSinkConfig, KafkaSinkSchema } from '../../../src/sink/sink-config.ts';
+import { brokerError, WireError } from '../../../src/sink/wire/protocol.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'logferry-plt-unit-'));
+const dir = mkdtempSync(join(tmpdir(), 'logferry-builtin-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const PEM = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
 const file = (name: string, text: string) => {
@@ -47,14 +39,14 @@ function sink(extra: Record<string, unknown>): KafkaSinkConfig {
   const v = Value.Default(KafkaSinkSchema, {
     brokers: ['kafka-1:9093', 'kafka-2:9093'],
     topic: 'logs',
-    client: 'platformatic',
+    client: 'builtin',
     ...extra,
   });
   assert.ok(Value.Check(KafkaSinkSchema, v), JSON.stringify([...Value.Errors(KafkaSinkSchema, v)][0]));
   return v as KafkaSinkConfig;
 }
 
-const options = (extra: Record<string, unknown>) => platformaticOptions(sink(extra), silentLogger());
+const settings = (extra: Record<string, unknown>) => connectionSettings(sink(extra), silentLogger());
 
 // --- partitioning -------------------------------------------------------------------------------
 
@@ -93,71 +85,48 @@ test("same key, same partition as kafkajs's default partitioner, for 5,000 keys 
   assert.ok(negative > 1000, 'keys with a negative hash are covered');
 });
 
-test("the library's own default partitioner would differ for negative hashes; ours matches its compatibility one", () => {
+test('javaPartition masks the sign bit, so a negative hash still gives a partition in range', () => {
   const key = Buffer.from('foobar'); // hash -790332482
-  assert.notEqual(defaultPartitioner({ topic: 't', key }, key) % 6, javaPartition(key, 6));
+  assert.ok(murmur2(key) < 0);
+  assert.equal(javaPartition(key, 6), (-790332482 & 0x7fffffff) % 6);
   for (let i = 0; i < 500; i++) {
-    const k = Buffer.from(`key-${i}`);
-    assert.equal(compatibilityPartitioner({ topic: 't', key: k }, k) % 7, javaPartition(k, 7));
+    const p = javaPartition(Buffer.from(`key-${i}`), 7);
+    assert.ok(Number.isInteger(p) && p >= 0 && p < 7, `key-${i}: ${p}`);
   }
 });
 
-// --- settings -----------------------------------------------------------------------------------
+// --- connection settings ------------------------------------------------------------------------
 
-test('defaults: brokers, client id, acks all, idempotent, timeouts, zstd, auto-creation, short retries', () => {
-  const o = options({});
-  assert.deepEqual(o.bootstrapBrokers, ['kafka-1:9093', 'kafka-2:9093']);
-  assert.equal(o.clientId, 'logferry');
-  assert.equal(o.acks, -1);
-  assert.equal(o.idempotent, true);
-  assert.equal(o.connectTimeout, 3000);
-  assert.equal(o.requestTimeout, 30_000);
-  assert.equal(o.timeout, 30_000);
-  assert.equal(o.maxInflights, 5);
-  assert.equal(o.compression, 'zstd');
-  assert.equal(o.autocreateTopics, true);
-  assert.equal(o.retries, 3, 'not the idempotent default of retrying forever');
-  assert.equal(o.tls, undefined);
-  assert.equal(o.sasl, undefined);
+test('defaults: client id, timeouts, plaintext, no SASL, no SNI', () => {
+  const s = settings({});
+  assert.equal(s.clientId, 'logferry');
+  assert.equal(s.connectTimeoutMs, 3000);
+  assert.equal(s.requestTimeoutMs, 30_000);
+  assert.equal(s.tls, undefined);
+  assert.equal(s.sasl, undefined);
+  assert.equal(s.sni, false);
 });
 
-test('acks 1 and 0 map to the leader and no answer, and turn idempotence off as for kafkajs', () => {
-  const one = options({ acks: 1 });
-  assert.equal(one.acks, 1);
-  assert.equal(one.idempotent, false);
-  const zero = options({ acks: 0, idempotent: true });
-  assert.equal(zero.acks, 0);
-  assert.equal(zero.idempotent, false);
-  assert.equal(options({ idempotent: false }).idempotent, false);
+test('client id and timeouts are passed through', () => {
+  const s = settings({ client_id: 'edge-7', connection_timeout_ms: 1234, request_timeout_ms: 5678 });
+  assert.equal(s.clientId, 'edge-7');
+  assert.equal(s.connectTimeoutMs, 1234);
+  assert.equal(s.requestTimeoutMs, 5678);
 });
 
-test('client id, timeouts, in-flight requests and every codec are passed through', () => {
-  const o = options({
-    client_id: 'edge-7',
-    connection_timeout_ms: 1234,
-    request_timeout_ms: 5678,
-    idempotent: false,
-    max_in_flight_requests: 4,
-  });
-  assert.equal(o.clientId, 'edge-7');
-  assert.equal(o.connectTimeout, 1234);
-  assert.equal(o.requestTimeout, 5678);
-  assert.equal(o.timeout, 5678);
-  assert.equal(o.maxInflights, 4);
-  for (const c of ['none', 'gzip', 'snappy', 'lz4', 'zstd'])
-    assert.equal(options({ compression: c }).compression, c);
-});
-
-test('more than five batches in flight with the idempotent producer is a ConfigError naming the key', () => {
+test('more than five in flight with the idempotent producer is a ConfigError naming the key', () => {
   assert.throws(
-    () => options({ max_in_flight_requests: 6 }),
+    () => settings({ max_in_flight_requests: 6 }),
     (e: unknown) => e instanceof ConfigError && /sink\.kafka\.max_in_flight_requests is 6/.test(e.message),
   );
-  assert.equal(options({ max_in_flight_requests: 5 }).maxInflights, 5);
+  assert.doesNotThrow(() => settings({ max_in_flight_requests: 5 }));
+  // Not idempotent (switched off, or acks below all): any number is allowed.
+  assert.doesNotThrow(() => settings({ max_in_flight_requests: 6, idempotent: false }));
+  assert.doesNotThrow(() => settings({ max_in_flight_requests: 6, acks: 1 }));
 });
 
-test('TLS: CA, mTLS pair, passphrase, server name and verify as node:tls options', () => {
-  const o = options({
+test('TLS: CA, mTLS pair, passphrase, server name and verify as node:tls options; no SNI from the host then', () => {
+  const s = settings({
     tls: {
       ca_file: file('ca.pem', PEM),
       cert_file: file('c.pem', PEM),
@@ -166,139 +135,200 @@ test('TLS: CA, mTLS pair, passphrase, server name and verify as node:tls options
       server_name: 'kafka.internal',
     },
   });
-  const t = o.tls as Record<string, unknown>;
+  const t = s.tls as Record<string, unknown>;
   assert.equal(t['ca'], PEM);
   assert.equal(t['cert'], PEM);
   assert.equal(t['key'], PEM);
   assert.equal(t['passphrase'], 'pass-phrase');
   assert.equal(t['servername'], 'kafka.internal');
   assert.equal(t['rejectUnauthorized'], true);
-  assert.equal(o.tlsServerName, undefined, 'the configured name, not the host');
-  const noVerify = options({ tls: { verify: false } }).tls as Record<string, unknown>;
+  assert.equal(s.sni, false, 'the configured name is the SNI, not the host');
+  const noVerify = settings({ tls: { verify: false } }).tls as Record<string, unknown>;
   assert.equal(noVerify['rejectUnauthorized'], false);
-  assert.equal(options({ tls: { enabled: false } }).tls, undefined);
+  assert.equal(settings({ tls: { enabled: false } }).tls, undefined);
+  assert.equal(settings({ tls: { enabled: false } }).sni, false);
 });
 
-test('TLS without server_name: SNI is the host name as kafkajs sends it, none for IP addresses', () => {
-  assert.equal(options({ tls: {} }).tlsServerName, true);
-  assert.equal(options({ brokers: ['127.0.0.1:9093', '[::1]:9093'], tls: {} }).tlsServerName, false);
+test('TLS without server_name: SNI on (the host name), with no servername option of its own', () => {
+  const s = settings({ tls: {} });
+  assert.equal(s.sni, true);
+  assert.equal((s.tls as Record<string, unknown>)['servername'], undefined);
+  assert.equal((s.tls as Record<string, unknown>)['ca'], undefined, 'no CA file: the system store');
 });
 
-test('an unreadable CA file is the same ConfigError as for kafkajs', () => {
+test('isIpBroker: IPv4 and bracketed IPv6 addresses, not host names (no SNI for them)', () => {
+  assert.equal(isIpBroker('127.0.0.1:9093'), true);
+  assert.equal(isIpBroker('[::1]:9093'), true);
+  assert.equal(isIpBroker('10.0.0.7'), true);
+  assert.equal(isIpBroker('kafka-1:9093'), false);
+  assert.equal(isIpBroker('kafka-1'), false);
+});
+
+test('an unreadable CA file is a ConfigError naming the key and the errno', () => {
   assert.throws(
-    () => options({ tls: { ca_file: join(dir, 'missing.pem') } }),
+    () => settings({ tls: { ca_file: join(dir, 'missing.pem') } }),
     (e: unknown) => e instanceof ConfigError && /sink\.kafka\.tls\.ca_file .*ENOENT/.test(e.message),
+  );
+  assert.throws(
+    () => settings({ tls: { ca_file: file('not-pem.txt', 'hello') } }),
+    (e: unknown) => e instanceof ConfigError && /not a PEM file/.test(e.message),
   );
 });
 
 test('SASL: plain, scram-sha-256 and scram-sha-512 with the password from a file', () => {
   const passwordFile = file('pw', 's3cret\n');
-  for (const [mechanism, expected] of [
-    ['plain', 'PLAIN'],
-    ['scram-sha-256', 'SCRAM-SHA-256'],
-    ['scram-sha-512', 'SCRAM-SHA-512'],
-  ]) {
-    const o = options({ sasl: { mechanism, username: 'alice', password_file: passwordFile } });
-    assert.deepEqual(o.sasl, { mechanism: expected, username: 'alice', password: 's3cret' });
+  for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512']) {
+    const s = settings({ sasl: { mechanism, username: 'alice', password_file: passwordFile } });
+    assert.deepEqual(s.sasl, { mechanism, username: 'alice', password: 's3cret' });
   }
   assert.throws(
-    () => options({ sasl: { username: 'alice' } }),
+    () => settings({ sasl: { username: 'alice' } }),
     (e: unknown) => e instanceof ConfigError && /no password for user alice/.test(e.message),
+  );
+  assert.throws(
+    () => settings({ sasl: { username: 'alice', password_file: join(dir, 'no-such-pw') } }),
+    (e: unknown) => e instanceof ConfigError && /password_file .*ENOENT/.test(e.message),
   );
 });
 
-test('constructing the producer loads no library and opens no connection', () => {
-  const p = new PlatformaticProducer(sink({}), silentLogger());
-  assert.ok(p);
+test('constructing the producer opens no connection', { timeout: 5000 }, async () => {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as net.AddressInfo;
+    const p = new BuiltinProducer(
+      sink({ brokers: [`127.0.0.1:${port}`], max_in_flight_requests: 3 }),
+      silentLogger(),
+    );
+    assert.equal(p.maxInFlight, 3);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(connections, 0);
+    await p.disconnect();
+    assert.equal(connections, 0, 'disconnect before connect opens nothing either');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
-// --- errors, each in the shape the library builds it -----------------------------------------
+test('constructing the producer checks the settings (ConfigError before any connection)', () => {
+  assert.throws(
+    () => new BuiltinProducer(sink({ max_in_flight_requests: 6 }), silentLogger()),
+    (e: unknown) => e instanceof ConfigError,
+  );
+});
+
+// --- errors, each in the shape the wire code builds it -----------------------------------------
 
 const BROKERS = ['kafka-1:9093'];
-const PRODUCE = 0;
 
-function classify(err: unknown, context = {}) {
-  return classifySendError(toClassifiable(err), BROKERS, 'logs', context);
+function classify(err: unknown, context: ClassifyContext = {}) {
+  return classifySendError(err, BROKERS, 'logs', context);
 }
 
-/** A produce answer with `code` for one partition, as the library's ResponseError holds it. */
-function produceError(code: number): ResponseError {
-  return new ResponseError(PRODUCE, 11, { '/responses/0/partitionResponses/0': [code, null] }, {});
+/** As connection.ts builds a socket failure: the address and the cause's message, the cause kept. */
+function connectionError(detail: string, cause?: Error): WireError {
+  return new WireError('KafkaJSConnectionError', `kafka-1:9093: ${detail}`, undefined, { cause });
 }
 
-test('connection refused (retried, then MultipleErrors of NetworkErrors): broker_unreachable with the cause', () => {
+test('connection refused: broker_unreachable with the cause', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
-  const once = new NetworkError('Connection to 127.0.0.1:9 failed.', { cause: refused });
-  const err = new MultipleErrors('metadata failed 4 times.', [once, once, once, once]);
-  const c = classify(err);
+  const c = classify(connectionError(refused.message, refused));
   assert.equal(c.reason, 'broker_unreachable');
   assert.equal(c.disposition, 'retry');
   assert.ok(c.error instanceof BrokerUnreachableError);
-  assert.match(c.error.message, /Connection to 127\.0\.0\.1:9 failed\. connect ECONNREFUSED/);
+  assert.match(c.error.message, /ECONNREFUSED 127\.0\.0\.1:9/);
 });
 
-test('connection timed out: broker_unreachable', () => {
-  const c = classify(new TimeoutError('Connection to 10.0.0.1:9092 timed out.', { canRetry: true }));
-  assert.equal(c.reason, 'broker_unreachable');
+test('connection timeout and a connection closed by the broker: broker_unreachable', () => {
+  const timeout = classify(connectionError('Connection timeout'));
+  assert.equal(timeout.reason, 'broker_unreachable');
+  assert.ok(timeout.error instanceof BrokerUnreachableError);
+  assert.equal(classify(connectionError('Connection closed by the broker')).reason, 'broker_unreachable');
+  assert.equal(
+    classify(new WireError('KafkaJSBrokerNotFound', "broker 7 is not in the cluster's metadata")).reason,
+    'broker_unreachable',
+  );
 });
 
-test('request timed out: request_timeout', () => {
-  const timedOut = new TimeoutError('Request timed out', { canRetry: true });
-  const c = classify(new MultipleErrors('produce failed 4 times.', [timedOut, timedOut]));
+test('request timed out: request_timeout, retried', () => {
+  const c = classify(new WireError('KafkaJSRequestTimeoutError', 'Request timed out'));
   assert.equal(c.reason, 'request_timeout');
+  assert.equal(c.disposition, 'retry');
   assert.ok(c.error instanceof SendError);
 });
 
 test('MESSAGE_TOO_LARGE and RECORD_LIST_TOO_LARGE: message_too_large, permanent', () => {
   for (const code of [10, 18]) {
-    const c = classify(produceError(code));
-    assert.equal(c.reason, 'message_too_large');
+    const c = classify(brokerError(code, 'produce to logs-0', 'the batch is too large'));
+    assert.equal(c.reason, 'message_too_large', String(code));
     assert.equal(c.disposition, 'permanent');
     assert.ok(c.error instanceof MessageTooLargeError);
   }
 });
 
-test('UNKNOWN_TOPIC_OR_PARTITION in a produce answer, and the library\'s "Unknown topic" from metadata: unknown_topic', () => {
-  const fromProduce = classify(new MultipleErrors('produce failed 4 times.', [produceError(3)]));
-  assert.equal(fromProduce.reason, 'unknown_topic');
-  const fromMetadata = classify(new UserError('Unknown topic logs.'));
-  assert.equal(fromMetadata.reason, 'unknown_topic');
-  assert.equal(fromMetadata.disposition, 'retry');
-  assert.ok(fromMetadata.error instanceof TopicError);
+test('UNKNOWN_TOPIC_OR_PARTITION (produce answer or metadata): unknown_topic, retried', () => {
+  for (const err of [brokerError(3, 'produce to logs-0'), brokerError(3, 'metadata of topic logs')]) {
+    const c = classify(err);
+    assert.equal(c.reason, 'unknown_topic');
+    assert.equal(c.disposition, 'retry');
+    assert.ok(c.error instanceof TopicError);
+  }
 });
 
 test('a wrong SASL password: auth_failed naming mechanism and user', () => {
-  const answer = new ResponseError(36, 2, { '': [58, 'Authentication failed during authentication'] }, {});
-  const auth = new AuthenticationError('SASL authentication failed.', { cause: answer });
-  const err = new NetworkError('Connection to kafka-1:9093 failed.', { cause: auth });
-  const c = classify(new MultipleErrors('metadata failed 1 times.', [err]), {
-    sasl: { mechanism: 'scram-sha-512', username: 'bob' },
-  });
+  const context = { sasl: { mechanism: 'scram-sha-512', username: 'bob' } };
+  const err = brokerError(
+    58,
+    'SASL authentication',
+    'Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
+  );
+  const c = classify(err, context);
   assert.equal(c.reason, 'auth_failed');
+  assert.equal(c.disposition, 'retry');
   assert.ok(c.error instanceof BrokerAuthError);
   assert.match(c.error.message, /SASL scram-sha-512 authentication of user bob failed at kafka-1:9093/);
-  assert.equal(
-    classify(new AuthenticationError('Cannot find a suitable SASL mechanism.')).reason,
-    'auth_failed',
+  // A server signature that does not match (sasl.ts's ScramClient), and an unsupported mechanism.
+  const scram = new WireError(
+    'KafkaJSSASLAuthenticationError',
+    "SCRAM: the server's signature does not match",
+    'SASL_AUTHENTICATION_FAILED',
   );
+  assert.equal(classify(scram, context).reason, 'auth_failed');
+  assert.equal(classify(brokerError(33, 'SASL handshake for SCRAM-SHA-512'), context).reason, 'auth_failed');
 });
 
-test('TOPIC_AUTHORIZATION_FAILED: not_authorized', () => {
-  assert.equal(classify(produceError(29)).reason, 'not_authorized');
+test('TOPIC_AUTHORIZATION_FAILED: not_authorized naming the user', () => {
+  const c = classify(brokerError(29, 'produce to logs-0'), {
+    sasl: { mechanism: 'plain', username: 'carol' },
+  });
+  assert.equal(c.reason, 'not_authorized');
+  assert.equal(c.disposition, 'retry');
+  assert.ok(c.error instanceof BrokerAuthError);
+  assert.match(c.error.message, /user carol is not authorised to write to topic logs/);
 });
 
 test('a certificate the CA did not sign, with TLS on: tls_failed', () => {
   const cause = Object.assign(new Error('unable to verify the first certificate'), {
     code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   });
-  const c = classify(new NetworkError('Connection to kafka-1:9093 failed.', { cause }), { tls: true });
+  const c = classify(connectionError(cause.message, cause), { tls: true });
   assert.equal(c.reason, 'tls_failed');
+  assert.ok(c.error instanceof BrokerUnreachableError);
   assert.match(c.error.message, /TLS: .*unable to verify the first certificate/);
+  const selfSigned = new Error('self-signed certificate in certificate chain');
+  assert.equal(classify(connectionError(selfSigned.message, selfSigned), { tls: true }).reason, 'tls_failed');
 });
 
 test('anything else: send_failed, retried', () => {
-  const c = classify(new Error('something new'));
-  assert.equal(c.reason, 'send_failed');
-  assert.equal(c.disposition, 'retry');
+  const policy = classify(brokerError(44, 'produce to logs-0'));
+  assert.equal(policy.reason, 'send_failed');
+  assert.equal(policy.disposition, 'retry');
+  assert.ok(policy.error instanceof SendError);
+  assert.match(policy.error.message, /POLICY_VIOLATION/);
+  assert.equal(classify(new Error('something new')).reason, 'send_failed');
   assert.equal(classify(undefined).reason, 'send_failed');
 });

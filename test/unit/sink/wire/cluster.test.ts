@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { Cluster, splitAddress } from '../../../../src/sink/wire/cluster.ts';
+import type { ConnectionSettings } from '../../../../src/sink/wire/connection.ts';
+import { WireError } from '../../../../src/sink/wire/protocol.ts';
+
+// --- addresses ----------------------------------------------------------------------------------
+
+test('splitAddress: host:port, a host alone (9092), [v6]:port, a bare IPv6 address', () => {
+  assert.deepEqual(splitAddress('h:1'), { host: 'h', port: 1 });
+  assert.deepEqual(splitAddress('kafka-1.internal:9093'), { host: 'kafka-1.internal', port: 9093 });
+  assert.deepEqual(splitAddress('h'), { host: 'h', port: 9092 });
+  assert.deepEqual(splitAddress('[::1]:9093'), { host: '::1', port: 9093 });
+  assert.deepEqual(splitAddress('[fe80::1]'), { host: 'fe80::1', port: 9092 });
+  assert.deepEqual(splitAddress('::1'), { host: '::1', port: 9092 }, 'no port: the whole string is the host');
+  assert.deepEqual(splitAddress('10.0.0.7:19092'), { host: '10.0.0.7', port: 19092 });
+});
+
+// --- a fake broker answering Metadata v8 ---------------------------------------------------------
+
+interface MetadataRequest {
+  apiKey: number;
+  version: number;
+  topics: string[];
+  autoCreate: boolean;
+}
+
+interface FakeBroker {
+  port: number;
+  requests: MetadataRequest[];
+  connections: () => number;
+  openSockets: () => number;
+  close: () => Promise<void>;
+}
+
+const brokers: FakeBroker[] = [];
+const clusters: Cluster[] = [];
+after(async () => {
+  for (const c of clusters) c.close();
+  for (const b of brokers) await b.close();
+});
+
+const int16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(v);
+  return b;
+};
+const int32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(v);
+  return b;
+};
+const str = (s: string | null) =>
+  s === null ? int16(-1) : Buffer.concat([int16(Buffer.byteLength(s)), Buffer.from(s)]);
+
+/** A Metadata v8 answer naming one broker, node `nodeId` at 127.0.0.1:`port`, and `topics` with one partition led by it. */
+function metadataAnswer(nodeId: number, port: number, topics: string[]): Buffer {
+  const parts = [
+    int32(0),
+    int32(1),
+    int32(nodeId),
+    str('127.0.0.1'),
+    int32(port),
+    str(null),
+    str('cluster'),
+    int32(nodeId),
+  ];
+  parts.push(int32(topics.length));
+  for (const t of topics) {
+    parts.push(int16(0), str(t), Buffer.from([0]), int32(1));
+    parts.push(
+      int16(0),
+      int32(0),
+      int32(nodeId),
+      int32(0),
+      int32(1),
+      int32(nodeId),
+      int32(1),
+      int32(nodeId),
+      int32(0),
+    );
+    parts.push(int32(0)); // topic_authorized_operations
+  }
+  parts.push(int32(0)); // cluster_authorized_operations
+  return Buffer.concat(parts);
+}
+
+/** A broker that is node `nodeId` and says so in every Metadata v8 answer. */
+async function fakeBroker(nodeId: number): Promise<FakeBroker> {
+  const requests: MetadataRequest[] = [];
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  let port = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    let held = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      held = Buffer.concat([held, data]);
+      while (held.length >= 4 && held.length >= 4 + held.readInt32BE(0)) {
+        const frame = held.subarray(4, 4 + held.readInt32BE(0));
+        held = held.subarray(4 + frame.length);
+        const apiKey = frame.readInt16BE(0);
+        const version = frame.readInt16BE(2);
+        const correlationId = frame.readInt32BE(4);
+        let at = 10 + frame.readInt16BE(8);
+        const topics: string[] = [];
+        const n = frame.readInt32BE(at);
+        at += 4;
+        for (let i = 0; i < n; i++) {
+          const len = frame.readInt16BE(at);
+          topics.push(frame.toString('utf8', at + 2, at + 2 + len));
+          at += 2 + len;
+        }
+        requests.push({ apiKey, version, topics, autoCreate: frame[at] === 1 });
+        if (apiKey !== 3 || version !== 8) {
+          socket.destroy();
+          return;
+        }
+        const body = metadataAnswer(nodeId, port, topics);
+        socket.write(Buffer.concat([int32(4 + body.length), int32(correlationId), body]));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as net.AddressInfo).port;
+  const broker: FakeBroker = {
+    port,
+    requests,
+    connections: () => connections,
+    openSockets: () => sockets.size,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  brokers.push(broker);
+  return broker;
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const SETTINGS: ConnectionSettings = {
+  clientId: 'cluster-test',
+  connectTimeoutMs: 2000,
+  requestTimeoutMs: 2000,
+  tls: undefined,
+  sni: false,
+  sasl: undefined,
+};
+
+function cluster(bootstrap: string[]): Cluster {
+  const c = new Cluster(bootstrap, SETTINGS);
+  clusters.push(c);
+  return c;
+}
+
+async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('metadata from a bootstrap broker, then a connection to the node it names', {
+  timeout: 5000,
+}, async () => {
+  const broker = await fakeBroker(1);
+  const c = cluster([`127.0.0.1:${broker.port}`]);
+  const answer = await c.metadata([], false);
+  assert.deepEqual([...answer.brokers.values()], [{ nodeId: 1, host: '127.0.0.1', port: broker.port }]);
+  assert.deepEqual(broker.requests, [{ apiKey: 3, version: 8, topics: [], autoCreate: false }]);
+  assert.equal(broker.connections(), 1);
+
+  const node1 = await c.connectionTo(1);
+  assert.equal(node1.address, `127.0.0.1:${broker.port}`);
+  assert.equal(node1.closed, false);
+  assert.equal(broker.connections(), 2, 'one connection per node, besides the bootstrap one');
+  assert.equal(await c.connectionTo(1), node1, 'the node connection is kept');
+  assert.equal(broker.connections(), 2);
+
+  // Metadata with topics and auto-creation, on a connection already open.
+  const logs = await c.metadata(['logs'], true);
+  assert.deepEqual(logs.topics.get('logs'), { errorCode: 0, meta: { leaders: [1] } });
+  assert.deepEqual(broker.requests[1], { apiKey: 3, version: 8, topics: ['logs'], autoCreate: true });
+  assert.equal(broker.connections(), 2);
+});
+
+test('a node connection that broke is opened again', { timeout: 5000 }, async () => {
+  const broker = await fakeBroker(1);
+  const c = cluster([`127.0.0.1:${broker.port}`]);
+  await c.metadata([], false);
+  const first = await c.connectionTo(1);
+  first.close();
+  const second = await c.connectionTo(1);
+  assert.notEqual(second, first);
+  assert.equal(second.closed, false);
+  assert.equal(broker.connections(), 3);
+});
+
+test('connectionTo a node the metadata did not name: KafkaJSBrokerNotFound', { timeout: 5000 }, async () => {
+  const broker = await fakeBroker(1);
+  const c = cluster([`127.0.0.1:${broker.port}`]);
+  await assert.rejects(
+    c.connectionTo(1),
+    (e: unknown) => e instanceof WireError && e.name === 'KafkaJSBrokerNotFound',
+    'no metadata yet: no node is known',
+  );
+  await c.metadata([], false);
+  await assert.rejects(
+    c.connectionTo(7),
+    (e: unknown) =>
+      e instanceof WireError && e.name === 'KafkaJSBrokerNotFound' && /broker 7/.test(e.message),
+  );
+});
+
+test('two bootstrap addresses, the first refused: metadata comes from the second', {
+  timeout: 5000,
+}, async () => {
+  const refused = await closedPort();
+  const broker = await fakeBroker(2);
+  const c = cluster([`127.0.0.1:${refused}`, `127.0.0.1:${broker.port}`]);
+  const answer = await c.metadata([], false);
+  assert.deepEqual([...answer.brokers.keys()], [2]);
+  assert.equal(broker.requests.length, 1);
+});
+
+test('no bootstrap broker answers: the first connection error', { timeout: 5000 }, async () => {
+  const a = await closedPort();
+  const b = await closedPort();
+  const c = cluster([`127.0.0.1:${a}`, `127.0.0.1:${b}`]);
+  await assert.rejects(
+    c.metadata([], false),
+    (e: unknown) =>
+      e instanceof WireError &&
+      e.name === 'KafkaJSConnectionError' &&
+      e.message.startsWith(`127.0.0.1:${a}: `) &&
+      /ECONNREFUSED/.test(e.message),
+  );
+});
+
+test('close() closes every connection, and nothing opens after it', { timeout: 5000 }, async () => {
+  const broker = await fakeBroker(1);
+  const c = cluster([`127.0.0.1:${broker.port}`]);
+  await c.metadata([], false);
+  const node1 = await c.connectionTo(1);
+  assert.equal(broker.openSockets(), 2);
+  c.close();
+  await waitFor(() => node1.closed && broker.openSockets() === 0);
+  await assert.rejects(
+    c.connectionTo(1),
+    (e: unknown) => e instanceof WireError && e.name === 'KafkaJSConnectionError' && /closed/.test(e.message),
+  );
+  await assert.rejects(
+    c.metadata([], false),
+    (e: unknown) => e instanceof WireError && e.name === 'KafkaJSConnectionError',
+  );
+  assert.equal(broker.connections(), 2, 'no connection after close');
+});
