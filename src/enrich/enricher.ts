@@ -272,9 +272,14 @@ class LineWriter implements LineValueWriter {
     let p = writeJsonString(dst, pos + head.length, raw, start, end);
     const delta = jsonStringUnitsDelta;
     dst.set(this.#mid, p);
-    p = writeDecimal(dst, p + this.#mid.length, offset);
+    const digits = p + this.#mid.length;
+    p = writeDecimal(dst, digits, offset);
+    const n = p - digits;
     dst.set(this.#idHead, p);
-    p = writeDecimal(dst, p + this.#idHead.length, offset);
+    p += this.#idHead.length;
+    // The event id ends with the offset again: its digits copied, not computed twice.
+    for (let k = 0; k < n; k++) dst[p + k] = dst[digits + k] as number;
+    p += n;
     dst.set(this.#tail, p);
     p += this.#tail.length;
     this.lastUnits = p - pos + delta + this.#unitsDelta;

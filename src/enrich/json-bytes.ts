@@ -70,8 +70,12 @@ export function writeJsonString(
   let delta = 0;
   dst[p++] = 0x22;
   const end4 = end - 3;
-  for (let i = start; i < end; i++) {
-    if (i < end4) {
+  let i = start;
+  while (i < end) {
+    // Four bytes at a time until one needs a look. Then the clean bytes before it (the lowest
+    // flagged lane is always a true one: a borrow only runs upwards) are written with the same
+    // four-byte store, the position moved past them only; the bytes after are overwritten next.
+    while (i < end4) {
       const x = sv.getUint32(i, true);
       const q = x ^ 0x22222222;
       const b = x ^ 0x5c5c5c5c;
@@ -79,14 +83,18 @@ export function writeJsonString(
       // that is a quote (backslash); `| x` keeps bit 7 of a byte of 0x80 or more.
       const look =
         (((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | x) & 0x80808080;
-      if (look === 0) {
-        dv.setUint32(p, x, true);
-        p += 4;
-        i += 3;
-        continue;
+      dv.setUint32(p, x, true);
+      if (look !== 0) {
+        const clean = (31 - Math.clz32(look & -look)) >> 3;
+        p += clean;
+        i += clean;
+        break;
       }
+      p += 4;
+      i += 4;
     }
-    const c = src[i] as number;
+    if (i >= end) break;
+    const c = src[i++] as number;
     const k = CLASS[c];
     if (k === 0) {
       dst[p++] = c;
