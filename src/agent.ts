@@ -277,6 +277,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.#memory.releaseWaiters();
     for (const file of this.#files.values()) this.#flushFile(file);
     this.#batcher.flush();
+    await this.#batcher.settled();
     this.#sender.preferSpool();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([

@@ -45,6 +45,9 @@ export class Batcher {
   readonly #emit: (batch: Batch) => void;
   readonly #open = new Map<string, OpenBatch>();
   readonly #newBuilder: BatchBuilderFactory | undefined;
+  /** Closed batches not handed on yet (compressing, or behind one that is). */
+  #waiting = 0;
+  #handedOn: Promise<void> = Promise.resolve();
 
   constructor(
     config: BatchConfig,
@@ -136,6 +139,23 @@ export class Batcher {
     open.builder = undefined;
     open.bytes = 0;
     open.timer = undefined;
-    this.#emit(batch);
+    const ready = batch.ready;
+    if (ready === undefined && this.#waiting === 0) {
+      this.#emit(batch);
+      return;
+    }
+    // A batch still being compressed, or one closed behind it: handed on in closing order once ready.
+    this.#waiting++;
+    this.#handedOn = this.#handedOn
+      .then(() => ready)
+      .then(() => {
+        this.#waiting--;
+        this.#emit(batch);
+      });
+  }
+
+  /** Settles once every batch closed so far has been handed to `emit`. */
+  settled(): Promise<void> {
+    return this.#handedOn;
   }
 }

@@ -8,6 +8,11 @@ export interface Batch {
   readonly records: readonly OutRecord[];
   /** Sum of the records' value lengths (UTF-16 code units; close to bytes for log text). */
   readonly bytes: number;
+  /**
+   * Present on a batch whose records are still being compressed: the Batcher hands the batch on
+   * once it settles (it never rejects), so a producer or the spool never sees it pending.
+   */
+  readonly ready?: Promise<void>;
   /** Kafka headers per record (`headers[i]` belongs to `records[i]`); only dead-letter sends have them. */
   readonly headers?: readonly (Readonly<Record<string, string>> | undefined)[];
 }

@@ -274,11 +274,9 @@ export class PreparedBatch implements Batch {
   readonly bytes: number;
   readonly key: string | null;
   readonly count: number;
-  /**
-   * The records section, offset deltas 0 .. count-1, no headers; compressed with `codec` unless
-   * that is 'none'.
-   */
-  readonly payload: Buffer;
+  /** Settles when `payload` is there (a batch compressed off the event loop); never rejects. */
+  readonly ready: Promise<void> | undefined;
+  #payload: Buffer | undefined;
   readonly codec: CodecName;
   /** `records[i].chunk`. */
   readonly chunks: readonly LineChunk[];
@@ -291,7 +289,7 @@ export class PreparedBatch implements Batch {
     bytes: number,
     key: string | null,
     chunks: readonly LineChunk[],
-    payload: Buffer,
+    payload: Buffer | Promise<Buffer>,
     largestRecord: number,
     codec: CodecName = 'none',
   ) {
@@ -301,8 +299,22 @@ export class PreparedBatch implements Batch {
     this.key = key;
     this.count = chunks.length;
     this.chunks = chunks;
-    this.payload = payload;
+    if (payload instanceof Promise) {
+      this.ready = payload.then((b) => {
+        this.#payload = b;
+      });
+    } else this.#payload = payload;
     this.codec = codec;
+  }
+
+  /**
+   * The records section, offset deltas 0 .. count-1, no headers; compressed with `codec` unless
+   * that is 'none'. The Batcher hands a batch on only once it is `ready`.
+   */
+  get payload(): Buffer {
+    if (this.#payload === undefined)
+      throw new Error('PreparedBatch: payload read before its compression finished');
+    return this.#payload;
   }
 
   /** The uncompressed records section. */
@@ -388,6 +400,14 @@ export class EncoderPool {
 }
 
 /**
+ * Batches being compressed off the event loop at most, process-wide: each holds its encoder's
+ * buffer (up to about twice batch.max_bytes) until done. Two keep one thread busy while the next
+ * batch fills; more only hold memory.
+ */
+const MAX_COMPRESSING = 2;
+let compressing = 0;
+
+/**
  * The builder of an open batch that encodes each record as it is added (the Batcher asks the
  * producer for it: `ProducerPort.batchBuilder`), while the records share one key; the first record
  * with another key turns it back into a plain list (the values so far are decoded again), and
@@ -461,19 +481,39 @@ export class EncodingBuilder implements BatchBuilder {
     if (this.#records !== undefined) return { topic: this.#topic, records: this.#records, bytes };
     const encoder = this.#encoder as RecordsEncoder;
     const view = encoder.view();
-    // Compressed, or a copy of its own size: the encoder goes back to the pool for the next batch.
-    const compressor = this.#codec === 'none' ? undefined : codecs[this.#codec];
-    let payload: Buffer;
-    let codec: CodecName = 'none';
-    if (compressor?.compressSync === undefined) payload = Buffer.from(view);
-    else {
-      payload = compressor.compressSync(view);
-      codec = this.#codec;
-      countCompressed(view.length, payload.length);
-    }
     const largest = encoder.largest;
-    this.#giveBack();
-    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, payload, largest, codec);
+    const compressor = this.#codec === 'none' ? undefined : codecs[this.#codec];
+    if (compressor?.compressSync === undefined) {
+      // A copy of its own size (gzip and snappy compress at send time): the encoder goes back to
+      // the pool for the next batch.
+      const payload = Buffer.from(view);
+      this.#giveBack();
+      return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, payload, largest);
+    }
+    if (compressing >= MAX_COMPRESSING) {
+      // The thread pool is behind: this one on the event loop, which also slows the reading down.
+      const payload = compressor.compressSync(view);
+      countCompressed(view.length, payload.length);
+      this.#giveBack();
+      return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, payload, largest, this.#codec);
+    }
+    // Compressed now, on libuv's thread pool, straight from the encoder's buffer, which goes back
+    // to the pool once the compressor is done with it; the event loop goes on reading and encoding.
+    // A failure of the asynchronous form (none is known) falls back to the synchronous one.
+    this.#encoder = undefined;
+    const pool = this.#pool;
+    compressing++;
+    const payload = compressor.compress(view).then(
+      (out) => out,
+      () => (compressor.compressSync as (data: Uint8Array) => Buffer)(view),
+    );
+    const counted = payload.then((out) => {
+      compressing--;
+      countCompressed(view.length, out.length);
+      pool.give(encoder);
+      return out;
+    });
+    return new PreparedBatch(this.#topic, bytes, this.#key, this.#chunks, counted, largest, this.#codec);
   }
 
   #giveBack(): void {

@@ -145,3 +145,50 @@ test('addLine: without a builder that takes bytes, the record is the writer stri
   assert.deepEqual(sizes, [4 + 2 + 24, 4 + 2 + 24, 3 + 2 + 24]);
   assert.equal(out[0]?.bytes, sizes[0]! + sizes[1]! + sizes[2]!);
 });
+
+test('a batch still compressing is handed on once ready, and batches closed after it wait behind it, in closing order', async () => {
+  const out: string[] = [];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let n = 0;
+  // The first batch of topic "slow" compresses until the gate opens; every other batch is ready at once.
+  const builder = (topic: string) => {
+    const records: OutRecord[] = [];
+    return {
+      add: (r: OutRecord) => records.push(r),
+      get count() {
+        return records.length;
+      },
+      finish: (bytes: number): Batch => {
+        const ready = topic === 'slow' && n++ === 0 ? gate : undefined;
+        return { topic, records, bytes, ready };
+      },
+    };
+  };
+  const b = new Batcher(
+    { max_records: 1, max_bytes: 1 << 20, linger_ms: 100 },
+    (x) => out.push(`${x.topic}:${x.records[0]?.value}`),
+    new ManualClock(),
+    builder,
+  );
+  b.add(rec('fast', 'f0'));
+  assert.deepEqual(out, ['fast:f0'], 'nothing pending: handed on at once');
+  b.add(rec('slow', 's0'));
+  b.add(rec('fast', 'f1'));
+  b.add(rec('slow', 's1'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(out, ['fast:f0'], 'all wait for the compressing batch');
+  let settled = false;
+  void b.settled().then(() => {
+    settled = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(settled, false);
+  release();
+  await b.settled();
+  assert.deepEqual(out, ['fast:f0', 'slow:s0', 'fast:f1', 'slow:s1']);
+  b.add(rec('fast', 'f2'));
+  assert.deepEqual(out.at(-1), 'fast:f2', 'synchronous again once nothing waits');
+});

@@ -332,16 +332,22 @@ test('an encoding builder takes its encoder from the pool and gives it back when
   assert.equal(pool.idle, 2, 'holds at most its maximum');
 });
 
-test('with lz4 or zstd a batch is compressed when it closes; the frame decodes and the records decode back', () => {
+test('with lz4 or zstd a batch is compressed when it closes, off the event loop; the frame decodes and the records decode back', async () => {
   for (const codec of ['lz4', 'zstd'] as const) {
     const before = compressionStats.batches_compressed;
-    const b = new EncodingBuilder('t', new EncoderPool(64), () => {}, codec);
+    const pool = new EncoderPool(64);
+    const b = new EncodingBuilder('t', pool, () => {}, codec);
     const values = ['{"a":"one"}', 'two '.repeat(500), 'drei ü 🙂'];
     const c = {} as LineChunk;
     for (const value of values) b.add({ topic: 't', key: 'k', value, chunk: c });
     const batch = b.finish(1);
     assert.ok(batch instanceof PreparedBatch);
     assert.equal(batch.codec, codec);
+    assert.ok(batch.ready !== undefined, 'compressing');
+    assert.throws(() => batch.payload, /before its compression finished/);
+    assert.equal(pool.idle, 0, 'the encoder stays out of the pool while the compressor reads it');
+    await batch.ready;
+    assert.equal(pool.idle, 1, 'and goes back once it is done');
     assert.equal(compressionStats.batches_compressed, before + 1);
     assert.ok(batch.payload.length < batch.section.length, 'compressed');
     const got = decode(frameRecordBatch(batch.payload, batch.count, codec, header));
