@@ -27,6 +27,8 @@ import { KafkaProducer } from '../../src/sink/kafka-producer.ts';
 import type { Batch } from '../../src/sink/producer-port.ts';
 import { Sender } from '../../src/sink/sender.ts';
 import { type KafkaSinkConfig, KafkaSinkSchema } from '../../src/sink/sink-config.ts';
+import { splitAddress } from '../../src/sink/wire/cluster.ts';
+import { BrokerConnection } from '../../src/sink/wire/connection.ts';
 import type { ClientConfig } from '../kafka/consume.ts';
 import {
   consoleConsume,
@@ -56,7 +58,12 @@ before(async () => {
     autoCreateTopics: false,
     listeners: [{ name: 'SASL_SSL', securityProtocol: 'SASL_SSL' }],
     scramUsers: [{ mechanism: 'SCRAM-SHA-512', username: 'bob', password: PASSWORD }],
-    serverProperties: { ...tlsListenerProperties('SASL_SSL', tls), ...scramListenerProperties('SASL_SSL') },
+    serverProperties: {
+      ...tlsListenerProperties('SASL_SSL', tls),
+      ...scramListenerProperties('SASL_SSL'),
+      // Idle connections are closed after 3 s (Kafka's default is 10 min): see the reconnection test.
+      'connections.max.idle.ms': '3000',
+    },
   });
 });
 
@@ -149,6 +156,35 @@ test('10,000 keyed records through the Sender arrive exactly once, every key on 
     assert.equal(m.partition, kafkajsPartition.get(m.key), `key ${m.key}`);
     assert.equal(m.partition, javaPartition(Buffer.from(m.key as string), 6));
   }
+});
+
+test('connections the broker closed while idle (connections.max.idle.ms) are opened again for the next batch', async () => {
+  const topic = uniqueTopic('plt-idle');
+  await createTopic(broker.bootstrap, topic, { partitions: 1 });
+  const producer = new BuiltinProducer(sinkConfig({}), silentLogger());
+  await producer.connect();
+  await producer.send(batchOf(records(topic, 10, 0)));
+  // A connection of our own to the same listener shows that the broker does close idle ones here.
+  const { host, port } = splitAddress(broker.bootstrap);
+  const probe = await BrokerConnection.open(host, port, {
+    clientId: 'probe',
+    connectTimeoutMs: 3000,
+    requestTimeoutMs: 3000,
+    tls: undefined,
+    sni: false,
+    sasl: undefined,
+  });
+  const deadline = Date.now() + 20_000;
+  while (!probe.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+  assert.ok(probe.closed, 'the broker closed an idle connection');
+  await producer.send(batchOf(records(topic, 10, 10)));
+  await producer.disconnect();
+  const got = await consumeAll({ bootstrap: broker.bootstrap, topic, expected: 20, timeoutMs: 30_000 });
+  assert.deepEqual(
+    got.map((m) => JSON.parse(m.value as string).seq),
+    Array.from({ length: 20 }, (_, i) => i),
+    'both batches, once each, in order',
+  );
 });
 
 test('a batch of every codec is read intact by the Java console consumer', async () => {
