@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, test } from 'node:test';
 import { Cluster, splitAddress } from '../../../../src/sink/wire/cluster.ts';
 import type { ConnectionSettings } from '../../../../src/sink/wire/connection.ts';
 import { WireError } from '../../../../src/sink/wire/protocol.ts';
+import type { FakeBroker, Received } from './fake-broker.ts';
+import {
+  closedPort,
+  int16,
+  int32,
+  reply,
+  settingsFor,
+  startFakeBroker,
+  str,
+  waitFor,
+} from './fake-broker.ts';
 
 // --- addresses ----------------------------------------------------------------------------------
 
@@ -19,6 +29,7 @@ test('splitAddress: host:port, a host alone (9092), [v6]:port, a bare IPv6 addre
 
 // --- a fake broker answering Metadata v8 ---------------------------------------------------------
 
+/** A Metadata request as the fake broker read it. */
 interface MetadataRequest {
   apiKey: number;
   version: number;
@@ -26,12 +37,8 @@ interface MetadataRequest {
   autoCreate: boolean;
 }
 
-interface FakeBroker {
-  port: number;
+interface MetadataBroker extends FakeBroker {
   requests: MetadataRequest[];
-  connections: () => number;
-  openSockets: () => number;
-  close: () => Promise<void>;
 }
 
 const brokers: FakeBroker[] = [];
@@ -40,19 +47,6 @@ after(async () => {
   for (const c of clusters) c.close();
   for (const b of brokers) await b.close();
 });
-
-const int16 = (v: number) => {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(v);
-  return b;
-};
-const int32 = (v: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(v);
-  return b;
-};
-const str = (s: string | null) =>
-  s === null ? int16(-1) : Buffer.concat([int16(Buffer.byteLength(s)), Buffer.from(s)]);
 
 /** A Metadata v8 answer naming one broker, node `nodeId` at 127.0.0.1:`port`, and `topics` with one partition led by it. */
 function metadataAnswer(nodeId: number, port: number, topics: string[]): Buffer {
@@ -86,90 +80,44 @@ function metadataAnswer(nodeId: number, port: number, topics: string[]): Buffer 
   return Buffer.concat(parts);
 }
 
+/** The topics and auto-creation flag of a Metadata request body. */
+function metadataRequestOf(req: Received): MetadataRequest {
+  const { body } = req;
+  const topics: string[] = [];
+  const n = body.readInt32BE(0);
+  let at = 4;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt16BE(at);
+    topics.push(body.toString('utf8', at + 2, at + 2 + len));
+    at += 2 + len;
+  }
+  return { apiKey: req.apiKey, version: req.version, topics, autoCreate: body[at] === 1 };
+}
+
 /** A broker that is node `nodeId` and says so in every Metadata v8 answer. */
-async function fakeBroker(nodeId: number): Promise<FakeBroker> {
+async function fakeBroker(nodeId: number): Promise<MetadataBroker> {
   const requests: MetadataRequest[] = [];
-  const sockets = new Set<net.Socket>();
-  let connections = 0;
-  let port = 0;
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    let held = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      held = Buffer.concat([held, data]);
-      while (held.length >= 4 && held.length >= 4 + held.readInt32BE(0)) {
-        const frame = held.subarray(4, 4 + held.readInt32BE(0));
-        held = held.subarray(4 + frame.length);
-        const apiKey = frame.readInt16BE(0);
-        const version = frame.readInt16BE(2);
-        const correlationId = frame.readInt32BE(4);
-        let at = 10 + frame.readInt16BE(8);
-        const topics: string[] = [];
-        const n = frame.readInt32BE(at);
-        at += 4;
-        for (let i = 0; i < n; i++) {
-          const len = frame.readInt16BE(at);
-          topics.push(frame.toString('utf8', at + 2, at + 2 + len));
-          at += 2 + len;
-        }
-        requests.push({ apiKey, version, topics, autoCreate: frame[at] === 1 });
-        if (apiKey !== 3 || version !== 8) {
-          socket.destroy();
-          return;
-        }
-        const body = metadataAnswer(nodeId, port, topics);
-        socket.write(Buffer.concat([int32(4 + body.length), int32(correlationId), body]));
+  const broker = await startFakeBroker({
+    onRequest: (req) => {
+      const metadata = metadataRequestOf(req);
+      requests.push(metadata);
+      if (req.apiKey !== 3 || req.version !== 8) {
+        req.socket.destroy();
+        return;
       }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as net.AddressInfo).port;
-  const broker: FakeBroker = {
-    port,
-    requests,
-    connections: () => connections,
-    openSockets: () => sockets.size,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      reply(req, metadataAnswer(nodeId, broker.port, metadata.topics));
     },
-  };
+  });
   brokers.push(broker);
-  return broker;
+  return { ...broker, requests };
 }
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const SETTINGS: ConnectionSettings = {
-  clientId: 'cluster-test',
-  connectTimeoutMs: 2000,
-  requestTimeoutMs: 2000,
-  tls: undefined,
-  sni: false,
-  sasl: undefined,
-};
+const SETTINGS: ConnectionSettings = settingsFor('cluster-test');
 
 function cluster(bootstrap: string[]): Cluster {
   const c = new Cluster(bootstrap, SETTINGS);
   clusters.push(c);
   return c;
-}
-
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 test('metadata from a bootstrap broker, then a connection to the node it names', {

@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type { Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { BrokerConnection, type ConnectionSettings } from '../../../../src/sink/wire/connection.ts';
 import { WireError } from '../../../../src/sink/wire/protocol.ts';
-
-/** One request as the fake broker parsed it. */
-interface Received {
-  apiKey: number;
-  version: number;
-  correlationId: number;
-  clientId: string;
-  body: Buffer;
-  socket: net.Socket;
-}
-
-interface FakeBroker {
-  port: number;
-  received: Received[];
-  connections: () => number;
-  closedSockets: () => number;
-  close: () => Promise<void>;
-}
+import type { FakeBroker, Received } from './fake-broker.ts';
+import { closedPort, reply, responseFrame, settingsFor, startFakeBroker, waitFor } from './fake-broker.ts';
 
 const brokers: FakeBroker[] = [];
 const opened: BrokerConnection[] = [];
@@ -29,80 +13,18 @@ after(async () => {
   for (const b of brokers) await b.close();
 });
 
-/**
- * A broker on 127.0.0.1 that parses request frames and hands each to `onRequest`, which answers
- * (or not) through `respond`.
- */
+/** A fake broker that hands each request to `onRequest`, which answers (or not) through `reply`. */
 async function fakeBroker(
   onRequest: (req: Received) => void,
-  onConnection?: (s: net.Socket) => void,
+  onConnection?: (s: Socket) => void,
 ): Promise<FakeBroker> {
-  const received: Received[] = [];
-  const sockets = new Set<net.Socket>();
-  let connections = 0;
-  let closed = 0;
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      closed++;
-      sockets.delete(socket);
-    });
-    onConnection?.(socket);
-    let held = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      held = Buffer.concat([held, data]);
-      while (held.length >= 4 && held.length >= 4 + held.readInt32BE(0)) {
-        const frame = held.subarray(4, 4 + held.readInt32BE(0));
-        held = held.subarray(4 + frame.length);
-        const n = frame.readInt16BE(8);
-        const req: Received = {
-          apiKey: frame.readInt16BE(0),
-          version: frame.readInt16BE(2),
-          correlationId: frame.readInt32BE(4),
-          clientId: frame.toString('utf8', 10, 10 + n),
-          body: Buffer.from(frame.subarray(10 + n)),
-          socket,
-        };
-        received.push(req);
-        onRequest(req);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const broker: FakeBroker = {
-    port: (server.address() as net.AddressInfo).port,
-    received,
-    connections: () => connections,
-    closedSockets: () => closed,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const broker = await startFakeBroker({ onRequest, onConnection });
   brokers.push(broker);
   return broker;
 }
 
-/** A response frame: size, correlation id, body. */
-function responseFrame(correlationId: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(4 + body.length, 0);
-  head.writeInt32BE(correlationId, 4);
-  return Buffer.concat([head, body]);
-}
-
-const settings = (extra: Partial<ConnectionSettings> = {}): ConnectionSettings => ({
-  clientId: 'conn-test',
-  connectTimeoutMs: 2000,
-  requestTimeoutMs: 2000,
-  tls: undefined,
-  sni: false,
-  sasl: undefined,
-  ...extra,
-});
+const settings = (extra: Partial<ConnectionSettings> = {}): ConnectionSettings =>
+  settingsFor('conn-test', extra);
 
 async function open(port: number, extra: Partial<ConnectionSettings> = {}): Promise<BrokerConnection> {
   const c = await BrokerConnection.open('127.0.0.1', port, settings(extra));
@@ -115,15 +37,7 @@ function requestOf(c: BrokerConnection, value: number) {
   return c.request(3, 8, (w) => w.int32(value));
 }
 
-const echo = (req: Received) => req.socket.write(responseFrame(req.correlationId, req.body));
-
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const echo = (req: Received) => reply(req, req.body);
 
 const isWireError =
   (name: string, pattern = /./) =>
@@ -299,10 +213,7 @@ test('acks=0: a request sent without expecting an answer resolves once written',
 });
 
 test('connecting to a closed port: KafkaJSConnectionError with ECONNREFUSED', { timeout: 5000 }, async () => {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
+  const port = await closedPort();
   await assert.rejects(
     BrokerConnection.open('127.0.0.1', port, settings()),
     (e: unknown) =>

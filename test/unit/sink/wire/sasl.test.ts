@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 import { after, test } from 'node:test';
 import { BrokerConnection, type ConnectionSettings } from '../../../../src/sink/wire/connection.ts';
 import { WireError } from '../../../../src/sink/wire/protocol.ts';
 import { type SaslCredentials, ScramClient } from '../../../../src/sink/wire/sasl.ts';
+import type { FakeBroker, Received } from './fake-broker.ts';
+import { bytes, int16, int32, reply, settingsFor, startFakeBroker, str, waitFor } from './fake-broker.ts';
 
 // --- SCRAM, against RFC 7677's test vector -------------------------------------------------------
 
@@ -85,91 +86,20 @@ test('SCRAM: a random nonce by default, different per client', () => {
 
 // --- the exchange over a connection, against a fake broker ---------------------------------------
 
-interface SaslRequest {
-  apiKey: number;
-  version: number;
-  correlationId: number;
-  clientId: string;
-  body: Buffer;
-}
-
 /** Answers one request: the response body (after the correlation id). */
-type Answer = (req: SaslRequest) => Buffer;
-
-interface FakeBroker {
-  port: number;
-  requests: SaslRequest[];
-  /** Sockets the broker saw closed. */
-  closedSockets: () => number;
-  close: () => Promise<void>;
-}
+type Answer = (req: Received) => Buffer;
 
 const servers: FakeBroker[] = [];
 after(async () => {
   for (const s of servers) await s.close();
 });
 
+/** A fake broker that answers every request with what `answer` makes of it. */
 async function fakeBroker(answer: Answer): Promise<FakeBroker> {
-  const requests: SaslRequest[] = [];
-  const sockets = new Set<net.Socket>();
-  let closed = 0;
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => {
-      closed++;
-      sockets.delete(socket);
-    });
-    socket.on('error', () => undefined);
-    let held = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      held = Buffer.concat([held, data]);
-      while (held.length >= 4 && held.length >= 4 + held.readInt32BE(0)) {
-        const frame = held.subarray(4, 4 + held.readInt32BE(0));
-        held = held.subarray(4 + frame.length);
-        const clientIdLength = frame.readInt16BE(8);
-        const req: SaslRequest = {
-          apiKey: frame.readInt16BE(0),
-          version: frame.readInt16BE(2),
-          correlationId: frame.readInt32BE(4),
-          clientId: frame.toString('utf8', 10, 10 + clientIdLength),
-          body: frame.subarray(10 + clientIdLength),
-        };
-        requests.push(req);
-        const body = answer(req);
-        const head = Buffer.alloc(8);
-        head.writeInt32BE(4 + body.length, 0);
-        head.writeInt32BE(req.correlationId, 4);
-        socket.write(Buffer.concat([head, body]));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const broker: FakeBroker = {
-    port: (server.address() as net.AddressInfo).port,
-    requests,
-    closedSockets: () => closed,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const broker = await startFakeBroker({ onRequest: (req) => reply(req, answer(req)) });
   servers.push(broker);
   return broker;
 }
-
-const int16 = (v: number) => {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(v);
-  return b;
-};
-const int32 = (v: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(v);
-  return b;
-};
-const str = (s: string | null) =>
-  s === null ? int16(-1) : Buffer.concat([int16(Buffer.byteLength(s)), Buffer.from(s)]);
-const bytes = (b: Buffer) => Buffer.concat([int32(b.length), b]);
 
 /** SaslHandshake v1 answer: error code, the mechanisms the broker offers. */
 const handshakeAnswer = (code: number, mechanisms: string[]) =>
@@ -180,29 +110,15 @@ const authenticateAnswer = (code: number, message: string | null, auth = Buffer.
   Buffer.concat([int16(code), str(message), bytes(auth), Buffer.alloc(8)]);
 
 /** The string of a SaslHandshake request body. */
-const mechanismOf = (req: SaslRequest) => req.body.toString('utf8', 2, 2 + req.body.readInt16BE(0));
+const mechanismOf = (req: Received) => req.body.toString('utf8', 2, 2 + req.body.readInt16BE(0));
 /** The auth bytes of a SaslAuthenticate request body. */
-const tokenOf = (req: SaslRequest) => req.body.subarray(4, 4 + req.body.readInt32BE(0));
+const tokenOf = (req: Received) => req.body.subarray(4, 4 + req.body.readInt32BE(0));
 
-function settings(sasl: SaslCredentials): ConnectionSettings {
-  return {
-    clientId: 'logferry-test',
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 2000,
-    tls: undefined,
-    sni: false,
-    sasl,
-  };
-}
+const settings = (sasl: SaslCredentials): ConnectionSettings => settingsFor('logferry-test', { sasl });
 
-/** Waits for `cond`, at most `ms`. */
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** Opens a connection to the fake broker on `port`, authenticating with `sasl`. */
+const connect = (port: number, sasl: SaslCredentials) =>
+  BrokerConnection.open('127.0.0.1', port, settings(sasl));
 
 test('PLAIN: SaslHandshake v1 naming PLAIN, then "\\0user\\0pass" in SaslAuthenticate v1', {
   timeout: 5000,
@@ -210,25 +126,21 @@ test('PLAIN: SaslHandshake v1 naming PLAIN, then "\\0user\\0pass" in SaslAuthent
   const broker = await fakeBroker((req) =>
     req.apiKey === 17 ? handshakeAnswer(0, ['PLAIN', 'SCRAM-SHA-512']) : authenticateAnswer(0, null),
   );
-  const c = await BrokerConnection.open(
-    '127.0.0.1',
-    broker.port,
-    settings({ mechanism: 'plain', username: 'user', password: 'pass' }),
-  );
+  const c = await connect(broker.port, { mechanism: 'plain', username: 'user', password: 'pass' });
   try {
     assert.equal(c.closed, false);
     assert.deepEqual(
-      broker.requests.map((r) => [r.apiKey, r.version, r.clientId]),
+      broker.received.map((r) => [r.apiKey, r.version, r.clientId]),
       [
         [17, 1, 'logferry-test'],
         [36, 1, 'logferry-test'],
       ],
     );
-    assert.equal(mechanismOf(broker.requests[0] as SaslRequest), 'PLAIN');
-    assert.deepEqual(tokenOf(broker.requests[1] as SaslRequest), Buffer.from('\0user\0pass'));
+    assert.equal(mechanismOf(broker.received[0] as Received), 'PLAIN');
+    assert.deepEqual(tokenOf(broker.received[1] as Received), Buffer.from('\0user\0pass'));
     assert.equal(
-      (broker.requests[1] as SaslRequest).correlationId,
-      (broker.requests[0] as SaslRequest).correlationId + 1,
+      (broker.received[1] as Received).correlationId,
+      (broker.received[0] as Received).correlationId + 1,
     );
   } finally {
     c.close();
@@ -240,18 +152,14 @@ test('a handshake refused with 33 (the broker offers SCRAM-SHA-512 only): UNSUPP
 }, async () => {
   const broker = await fakeBroker(() => handshakeAnswer(33, ['SCRAM-SHA-512']));
   await assert.rejects(
-    BrokerConnection.open(
-      '127.0.0.1',
-      broker.port,
-      settings({ mechanism: 'plain', username: 'user', password: 'pass' }),
-    ),
+    connect(broker.port, { mechanism: 'plain', username: 'user', password: 'pass' }),
     (e: unknown) =>
       e instanceof WireError &&
       e.type === 'UNSUPPORTED_SASL_MECHANISM' &&
       /SASL handshake for PLAIN/.test(e.message) &&
       /the broker offers: SCRAM-SHA-512/.test(e.message),
   );
-  assert.equal(broker.requests.length, 1, 'no SaslAuthenticate after a refused handshake');
+  assert.equal(broker.received.length, 1, 'no SaslAuthenticate after a refused handshake');
   await waitFor(() => broker.closedSockets() === 1);
 });
 
@@ -266,11 +174,7 @@ test('an authentication refused with 58: SASL_AUTHENTICATION_FAILED, the passwor
   );
   let caught: unknown;
   await assert.rejects(
-    BrokerConnection.open(
-      '127.0.0.1',
-      broker.port,
-      settings({ mechanism: 'plain', username: 'user', password }),
-    ),
+    connect(broker.port, { mechanism: 'plain', username: 'user', password }),
     (e: unknown) => {
       caught = e;
       return (
@@ -333,19 +237,15 @@ for (const [mechanism, digest] of [
     timeout: 5000,
   }, async () => {
     const broker = await fakeBroker(scramBroker('s3cret', digest, name));
-    const c = await BrokerConnection.open(
-      '127.0.0.1',
-      broker.port,
-      settings({ mechanism, username: 'alice', password: 's3cret' }),
-    );
+    const c = await connect(broker.port, { mechanism, username: 'alice', password: 's3cret' });
     try {
       assert.equal(c.closed, false);
       assert.deepEqual(
-        broker.requests.map((r) => r.apiKey),
+        broker.received.map((r) => r.apiKey),
         [17, 36, 36],
       );
-      assert.equal(mechanismOf(broker.requests[0] as SaslRequest), name);
-      assert.match(tokenOf(broker.requests[1] as SaslRequest).toString(), /^n,,n=alice,r=/);
+      assert.equal(mechanismOf(broker.received[0] as Received), name);
+      assert.match(tokenOf(broker.received[1] as Received).toString(), /^n,,n=alice,r=/);
     } finally {
       c.close();
     }
@@ -354,11 +254,7 @@ for (const [mechanism, digest] of [
   test(`${name}: a wrong password is refused by the broker with 58`, { timeout: 5000 }, async () => {
     const broker = await fakeBroker(scramBroker('the-real-one', digest, name));
     await assert.rejects(
-      BrokerConnection.open(
-        '127.0.0.1',
-        broker.port,
-        settings({ mechanism, username: 'alice', password: 'wrong-guess' }),
-      ),
+      connect(broker.port, { mechanism, username: 'alice', password: 'wrong-guess' }),
       (e: unknown) =>
         e instanceof WireError &&
         e.type === 'SASL_AUTHENTICATION_FAILED' &&
@@ -380,11 +276,7 @@ test('SCRAM: a broker that does not know the password cannot pass for one that d
     return answer;
   });
   await assert.rejects(
-    BrokerConnection.open(
-      '127.0.0.1',
-      broker.port,
-      settings({ mechanism: 'scram-sha-512', username: 'alice', password: 'mine' }),
-    ),
+    connect(broker.port, { mechanism: 'scram-sha-512', username: 'alice', password: 'mine' }),
     (e: unknown) =>
       e instanceof WireError &&
       e.name === 'KafkaJSSASLAuthenticationError' &&

@@ -1,0 +1,154 @@
+/**
+ * A fake Kafka broker on 127.0.0.1 for the wire tests: it accepts sockets, puts size-prefixed
+ * request frames together, parses the request header v1 (api key, version, correlation id,
+ * client id) and hands each request to the test, which answers (or not) with `reply`.
+ * Also the small frame builders and `waitFor` the tests share.
+ */
+import net from 'node:net';
+import type { ConnectionSettings } from '../../../../src/sink/wire/connection.ts';
+
+/** One request as the fake broker parsed it. */
+export interface Received {
+  apiKey: number;
+  version: number;
+  correlationId: number;
+  clientId: string;
+  /** The request body, after the header. */
+  body: Buffer;
+  /** The socket it came on, where its answer goes. */
+  socket: net.Socket;
+}
+
+export interface FakeBrokerOptions {
+  /** Called for each request, in the order they arrive; answers with `reply`, or not at all. */
+  onRequest: (req: Received) => void;
+  /** Called for each socket the broker accepts, before any of its requests. */
+  onConnection?: (socket: net.Socket) => void;
+}
+
+export interface FakeBroker {
+  port: number;
+  /** Every request, in the order it arrived. */
+  received: Received[];
+  /** Sockets accepted. */
+  connections: () => number;
+  /** Sockets the broker saw closed. */
+  closedSockets: () => number;
+  /** Sockets accepted and not yet closed. */
+  openSockets: () => number;
+  /** Destroys the open sockets and stops listening. */
+  close: () => Promise<void>;
+}
+
+export async function startFakeBroker({ onRequest, onConnection }: FakeBrokerOptions): Promise<FakeBroker> {
+  const received: Received[] = [];
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  let closed = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      closed++;
+      sockets.delete(socket);
+    });
+    onConnection?.(socket);
+    let held = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      held = Buffer.concat([held, data]);
+      // A request that destroyed the socket ends the reading: what follows it is never answered.
+      while (!socket.destroyed && held.length >= 4 && held.length >= 4 + held.readInt32BE(0)) {
+        const frame = held.subarray(4, 4 + held.readInt32BE(0));
+        held = held.subarray(4 + frame.length);
+        const clientIdLength = frame.readInt16BE(8);
+        const req: Received = {
+          apiKey: frame.readInt16BE(0),
+          version: frame.readInt16BE(2),
+          correlationId: frame.readInt32BE(4),
+          clientId: frame.toString('utf8', 10, 10 + clientIdLength),
+          body: Buffer.from(frame.subarray(10 + clientIdLength)),
+          socket,
+        };
+        received.push(req);
+        onRequest(req);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    received,
+    connections: () => connections,
+    closedSockets: () => closed,
+    openSockets: () => sockets.size,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A response frame: size, correlation id, body. */
+export function responseFrame(correlationId: number, body: Buffer): Buffer {
+  return Buffer.concat([int32(4 + body.length), int32(correlationId), body]);
+}
+
+/** Answers `req` on its socket with `body` (the response after the correlation id). */
+export function reply(req: Received, body: Buffer): void {
+  req.socket.write(responseFrame(req.correlationId, body));
+}
+
+/** A port on 127.0.0.1 that was listening a moment ago and no longer is. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Connection settings for a plain connection to a fake broker, with `extra` over them. */
+export const settingsFor = (
+  clientId: string,
+  extra: Partial<ConnectionSettings> = {},
+): ConnectionSettings => ({
+  clientId,
+  connectTimeoutMs: 2000,
+  requestTimeoutMs: 2000,
+  tls: undefined,
+  sni: false,
+  sasl: undefined,
+  ...extra,
+});
+
+/** Waits for `cond`, at most `ms`. */
+export async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+// --- frame builders, big-endian as Kafka writes them ---------------------------------------------
+
+export const int16 = (v: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(v);
+  return b;
+};
+
+export const int32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(v);
+  return b;
+};
+
+/** A nullable string: int16 length (-1 for null), then its UTF-8 bytes. */
+export const str = (s: string | null): Buffer =>
+  s === null ? int16(-1) : Buffer.concat([int16(Buffer.byteLength(s)), Buffer.from(s)]);
+
+/** Bytes: int32 length, then the bytes. */
+export const bytes = (b: Buffer): Buffer => Buffer.concat([int32(b.length), b]);
