@@ -76,6 +76,7 @@ const TLS_FAILURE =
  * | message_too_large   | permanent   | the same record can never pass; dead-lettered, or logged and counted         |
  * | invalid_record      | permanent   | e.g. a keyless record for a compacted topic; dead-lettered, or logged        |
  * | invalid_topic       | permanent   | a topic name the broker refuses (bad characters from a template)             |
+ * | unsupported_broker  | retry       | a broker older than Kafka 2.4 (built-in client); upgrading it heals the send |
  * | send_failed         | retry       | anything unknown: retrying cannot lose data, dropping could                  |
  *
  * Retried errors back off exponentially up to `retry.max_ms` (30 s) for as long as it takes: the
@@ -121,6 +122,14 @@ export function classifySendError(
         reason: 'invalid_record',
         error: new SendError(
           `topic ${topic} refused a record as invalid (${type}: ${message}): check the topic's settings (a compacted topic needs keys)`,
+        ),
+      };
+    case 'UNSUPPORTED_VERSION':
+      return {
+        disposition: 'retry',
+        reason: 'unsupported_broker',
+        error: new SendError(
+          `${oneLine(message)}: the built-in client needs Kafka 2.4 or later; upgrade the brokers at ${brokers.join(', ')}, or set sink.kafka.client: kafkajs`,
         ),
       };
     case 'INVALID_TOPIC_EXCEPTION':

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { RequestWriter, ResponseReader, WireError } from './protocol.ts';
+import { API, checkApiVersions, RequestWriter, ResponseReader, WireError } from './protocol.ts';
 import { type SaslCredentials, saslExchange } from './sasl.ts';
 
 /**
@@ -80,9 +80,13 @@ export class BrokerConnection {
         clearTimeout(timer);
         socket.off('error', onError);
         const connection = new BrokerConnection(host, port, socket, settings);
-        if (settings.sasl === undefined) resolve(connection);
-        else
-          saslExchange(connection, settings.sasl).then(
+        // ApiVersions may precede SASL (KIP-35): a broker too old for our versions is named first.
+        const sasl = settings.sasl;
+        connection
+          .request(API.apiVersions, 0, () => undefined)
+          .then((r) => checkApiVersions(r, sasl !== undefined, connection.address))
+          .then(() => (sasl === undefined ? undefined : saslExchange(connection, sasl)))
+          .then(
             () => resolve(connection),
             (err: unknown) => {
               connection.close();

@@ -2,7 +2,7 @@
  * The few Kafka protocol messages a producer needs, in their non-flexible versions (Kafka 2.4 and
  * later, 4.x included): request header v1, response header v0, every frame an int32 size first.
  *
- *   ApiVersions v0      (not sent: every broker since 2.4 answers the versions below)
+ *   ApiVersions v0      first on every connection: a broker older than Kafka 2.4 is named as such
  *   Metadata v8         topics, allow_auto_topic_creation          (Kafka 2.3+)
  *   InitProducerId v1   the idempotent producer's id and epoch     (Kafka 2.0+)
  *   Produce v8          record batches v2, written by record-batch.ts (Kafka 2.4+)
@@ -15,9 +15,21 @@ export const API = {
   produce: 0,
   metadata: 3,
   saslHandshake: 17,
-  saslAuthenticate: 36,
   initProducerId: 22,
+  saslAuthenticate: 36,
+  apiVersions: 18,
 } as const;
+
+/** The versions this client speaks, with the request's name for a broker that lacks one. */
+const REQUIRED: readonly (readonly [apiKey: number, version: number, name: string])[] = [
+  [API.produce, 8, 'Produce'],
+  [API.metadata, 8, 'Metadata'],
+  [API.initProducerId, 1, 'InitProducerId'],
+];
+const REQUIRED_SASL: readonly (readonly [apiKey: number, version: number, name: string])[] = [
+  [API.saslHandshake, 1, 'SaslHandshake'],
+  [API.saslAuthenticate, 1, 'SaslAuthenticate'],
+];
 
 /**
  * Builds one request frame: the size is written last, into the four bytes kept for it. Grows by
@@ -365,4 +377,31 @@ export function readInitProducerIdResponse(r: ResponseReader): { producerId: big
   const epoch = r.int16();
   if (code !== 0) throw brokerError(code, 'InitProducerId');
   return { producerId, epoch };
+}
+
+/**
+ * Checks an ApiVersions v0 answer (error code, then [api key, min, max] per request) for the
+ * versions this client sends; throws UNSUPPORTED_VERSION naming the first one missing.
+ */
+export function checkApiVersions(r: ResponseReader, sasl: boolean, address: string): void {
+  const code = r.int16();
+  if (code !== 0) throw brokerError(code, `ApiVersions at ${address}`);
+  const ranges = new Map<number, [number, number]>();
+  const n = r.int32();
+  for (let i = 0; i < n; i++) {
+    const key = r.int16();
+    const min = r.int16();
+    ranges.set(key, [min, r.int16()]);
+  }
+  for (const [key, version, name] of sasl ? [...REQUIRED, ...REQUIRED_SASL] : REQUIRED) {
+    const range = ranges.get(key);
+    if (range === undefined || range[0] > version || range[1] < version) {
+      const has = range === undefined ? 'not at all' : `v${range[0]}-v${range[1]}`;
+      throw new WireError(
+        'KafkaJSProtocolError',
+        `the broker at ${address} speaks ${name} ${has}, logferry sends v${version}`,
+        'UNSUPPORTED_VERSION',
+      );
+    }
+  }
 }

@@ -323,6 +323,21 @@ test('a certificate the CA did not sign, with TLS on: tls_failed', () => {
   assert.equal(classify(connectionError(selfSigned.message, selfSigned), { tls: true }).reason, 'tls_failed');
 });
 
+test('a broker too old for the built-in client (UNSUPPORTED_VERSION): unsupported_broker, retried, naming Kafka 2.4 and kafkajs', () => {
+  const policy = classify(
+    new WireError(
+      'KafkaJSProtocolError',
+      'the broker at kafka-1:9093 speaks Produce v0-v7, logferry sends v8',
+      'UNSUPPORTED_VERSION',
+    ),
+  );
+  assert.equal(policy.reason, 'unsupported_broker');
+  assert.equal(policy.disposition, 'retry');
+  assert.ok(policy.error instanceof SendError);
+  assert.match(policy.error.message, /^the broker at kafka-1:9093 speaks Produce v0-v7, logferry sends v8: /);
+  assert.match(policy.error.message, /Kafka 2\.4 or later.*sink\.kafka\.client: kafkajs/);
+});
+
 test('anything else: send_failed, retried', () => {
   const policy = classify(brokerError(44, 'produce to logs-0'));
   assert.equal(policy.reason, 'send_failed');

@@ -135,11 +135,17 @@ test('a wrong correlation id fails the connection with KafkaJSConnectionError', 
 });
 
 test('an answer nobody asked for fails the connection', { timeout: 5000 }, async () => {
+  let server: Socket | undefined;
   const broker = await fakeBroker(
     () => undefined,
-    (socket) => socket.write(responseFrame(1, Buffer.alloc(2))),
+    (socket) => {
+      server = socket;
+    },
   );
   const c = await open(broker.port);
+  assert.equal(c.closed, false);
+  // Once open (ApiVersions answered), an answer with no request behind it.
+  server?.write(responseFrame(2, Buffer.alloc(2)));
   await waitFor(() => c.closed);
   await assert.rejects(requestOf(c, 1), isWireError('KafkaJSConnectionError', /expected none/));
 });
@@ -242,4 +248,55 @@ test('connectTimeoutMs: a TLS connection whose handshake never completes fails w
   assert.ok(elapsed >= 190 && elapsed < 1500, `timed out after ${elapsed} ms`);
   assert.equal(broker.connections(), 1);
   await waitFor(() => broker.closedSockets() === 1);
+});
+
+test('ApiVersions comes first on every connection; a broker without Produce v8 (Kafka < 2.4) is refused by name', {
+  timeout: 5000,
+}, async () => {
+  const modern = await fakeBroker(() => undefined);
+  await open(modern.port);
+  assert.equal(modern.apiVersionsRequests(), 1);
+  assert.equal(modern.received.length, 0, 'nothing else asked by opening');
+
+  // Kafka 2.3: Produce up to v7.
+  const old = await startFakeBroker({
+    onRequest: () => undefined,
+    apiVersions: [
+      [0, 0, 7],
+      [3, 0, 8],
+      [18, 0, 2],
+      [22, 0, 1],
+    ],
+  });
+  brokers.push(old);
+  await assert.rejects(
+    BrokerConnection.open('127.0.0.1', old.port, settingsFor('conn-test')),
+    (e: unknown) =>
+      e instanceof WireError &&
+      e.type === 'UNSUPPORTED_VERSION' &&
+      /speaks Produce v0-v7, logferry sends v8/.test(e.message),
+  );
+  await waitFor(() => old.closedSockets() === 1);
+
+  // SASL needs SaslHandshake v1 and SaslAuthenticate v1 as well.
+  const noAuthenticate = await startFakeBroker({
+    onRequest: () => undefined,
+    apiVersions: [
+      [0, 3, 12],
+      [3, 0, 13],
+      [17, 0, 1],
+      [18, 0, 4],
+      [22, 0, 5],
+    ],
+  });
+  brokers.push(noAuthenticate);
+  await assert.rejects(
+    BrokerConnection.open(
+      '127.0.0.1',
+      noAuthenticate.port,
+      settingsFor('conn-test', { sasl: { mechanism: 'plain', username: 'u', password: 'p' } }),
+    ),
+    (e: unknown) => e instanceof WireError && /SaslAuthenticate not at all/.test(e.message),
+  );
+  assert.equal(noAuthenticate.received.length, 0, 'no SASL request before the versions are known');
 });

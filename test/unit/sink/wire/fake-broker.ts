@@ -24,12 +24,39 @@ export interface FakeBrokerOptions {
   onRequest: (req: Received) => void;
   /** Called for each socket the broker accepts, before any of its requests. */
   onConnection?: (socket: net.Socket) => void;
+  /**
+   * The [api key, min, max] ranges its ApiVersions answer names (every connection asks first);
+   * default: a Kafka 4 broker's. ApiVersions requests are answered here, not handed to onRequest
+   * nor kept in `received`.
+   */
+  apiVersions?: readonly (readonly [number, number, number])[];
+}
+
+/** What a Kafka 4.1 broker answers for the requests the client sends. */
+export const KAFKA_4_VERSIONS: readonly (readonly [number, number, number])[] = [
+  [0, 3, 12],
+  [3, 0, 13],
+  [17, 0, 1],
+  [18, 0, 4],
+  [22, 0, 5],
+  [36, 0, 2],
+];
+
+/** An ApiVersions v0 answer: error code, then [api key, min, max] per request. */
+export function apiVersionsAnswer(ranges: readonly (readonly [number, number, number])[], code = 0): Buffer {
+  return Buffer.concat([
+    int16(code),
+    int32(ranges.length),
+    ...ranges.map(([key, min, max]) => Buffer.concat([int16(key), int16(min), int16(max)])),
+  ]);
 }
 
 export interface FakeBroker {
   port: number;
-  /** Every request, in the order it arrived. */
+  /** Every request but ApiVersions, in the order it arrived. */
   received: Received[];
+  /** ApiVersions requests answered. */
+  apiVersionsRequests: () => number;
   /** Sockets accepted. */
   connections: () => number;
   /** Sockets the broker saw closed. */
@@ -40,8 +67,13 @@ export interface FakeBroker {
   close: () => Promise<void>;
 }
 
-export async function startFakeBroker({ onRequest, onConnection }: FakeBrokerOptions): Promise<FakeBroker> {
+export async function startFakeBroker({
+  onRequest,
+  onConnection,
+  apiVersions = KAFKA_4_VERSIONS,
+}: FakeBrokerOptions): Promise<FakeBroker> {
   const received: Received[] = [];
+  let versionRequests = 0;
   const sockets = new Set<net.Socket>();
   let connections = 0;
   let closed = 0;
@@ -71,6 +103,11 @@ export async function startFakeBroker({ onRequest, onConnection }: FakeBrokerOpt
           body: Buffer.from(frame.subarray(10 + clientIdLength)),
           socket,
         };
+        if (req.apiKey === 18) {
+          versionRequests++;
+          reply(req, apiVersionsAnswer(apiVersions));
+          continue;
+        }
         received.push(req);
         onRequest(req);
       }
@@ -80,6 +117,7 @@ export async function startFakeBroker({ onRequest, onConnection }: FakeBrokerOpt
   return {
     port: (server.address() as net.AddressInfo).port,
     received,
+    apiVersionsRequests: () => versionRequests,
     connections: () => connections,
     closedSockets: () => closed,
     openSockets: () => sockets.size,
