@@ -56,11 +56,17 @@ before(async () => {
   tls = await makeTlsMaterial(dir);
   broker = await startBroker({
     autoCreateTopics: false,
-    listeners: [{ name: 'SASL_SSL', securityProtocol: 'SASL_SSL' }],
+    listeners: [
+      { name: 'SASL_SSL', securityProtocol: 'SASL_SSL' },
+      // SCRAM sessions that expire after 3 s (KIP-368): see the re-authentication test.
+      { name: 'REAUTH', securityProtocol: 'SASL_PLAINTEXT' },
+    ],
     scramUsers: [{ mechanism: 'SCRAM-SHA-512', username: 'bob', password: PASSWORD }],
     serverProperties: {
       ...tlsListenerProperties('SASL_SSL', tls),
       ...scramListenerProperties('SASL_SSL'),
+      ...scramListenerProperties('REAUTH'),
+      'listener.name.reauth.scram-sha-512.connections.max.reauth.ms': '3000',
       // Idle connections are closed after 3 s (Kafka's default is 10 min): see the reconnection test.
       'connections.max.idle.ms': '3000',
     },
@@ -251,6 +257,35 @@ test('SASL_SSL + SCRAM-SHA-512 with the CA delivers; a wrong password is auth_fa
   assert.equal(classified.reason, 'auth_failed');
   assert.equal(classified.disposition, 'retry');
   await wrong.disconnect();
+});
+
+test('SASL sessions the broker limits (connections.max.reauth.ms) are renewed before they lapse: a batch every 20 ms across two expiries, none fails', async () => {
+  const topic = uniqueTopic('plt-reauth');
+  await createTopic(broker.bootstrap, topic, { partitions: 1 });
+  const producer = new BuiltinProducer(
+    sinkConfig({
+      brokers: [broker.bootstrapFor('REAUTH')],
+      sasl: { mechanism: 'scram-sha-512', username: 'bob', password: PASSWORD },
+    }),
+    silentLogger(),
+  );
+  await producer.connect();
+  // Batches every 20 ms for 7.5 s, across two expiries. No Sender here: a send that fails fails
+  // the test, so a session that lapsed under a request, or a connection the broker killed with
+  // requests in flight, would show.
+  let n = 0;
+  const until = Date.now() + 7_500;
+  while (Date.now() < until) {
+    await producer.send(batchOf(records(topic, 5, n)));
+    n += 5;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await producer.disconnect();
+  const got = await consumeAll({ bootstrap: broker.bootstrap, topic, expected: n, timeoutMs: 30_000 });
+  assert.deepEqual(
+    got.map((m) => JSON.parse(m.value as string).seq),
+    Array.from({ length: n }, (_, i) => i),
+  );
 });
 
 test('TLS: a server name the certificate does not carry is tls_failed', async () => {

@@ -41,6 +41,12 @@ export class BrokerConnection {
   readonly #pending: Pending[] = [];
   #nextCorrelationId = 1;
   #failure: Error | undefined;
+  /** When the SASL session should be renewed (85-95% of the lifetime the broker gave); never: Infinity. */
+  #renewAt = Number.POSITIVE_INFINITY;
+  /** Settles when a renewal of the SASL session on this connection is done; sends wait for it. */
+  #renewing: Promise<void> | undefined;
+  /** Called when no request is pending any more. */
+  #onIdle: (() => void) | undefined;
   /** Received bytes not yet a whole frame. */
   #held: Buffer | undefined;
 
@@ -85,7 +91,9 @@ export class BrokerConnection {
         connection
           .request(API.apiVersions, 0, () => undefined)
           .then((r) => checkApiVersions(r, sasl !== undefined, connection.address))
-          .then(() => (sasl === undefined ? undefined : saslExchange(connection, sasl)))
+          .then(async () => {
+            if (sasl !== undefined) connection.#sessionStarted(await saslExchange(connection, sasl));
+          })
           .then(
             () => resolve(connection),
             (err: unknown) => {
@@ -101,19 +109,29 @@ export class BrokerConnection {
     return this.#failure !== undefined;
   }
 
-  /** A writer for a request on this connection (its correlation id taken now). */
+  /** A writer for a request on this connection, with the next correlation id. */
   writer(apiKey: number, version: number, size?: number): RequestWriter {
-    return new RequestWriter(apiKey, version, this.#nextCorrelationId, this.#settings.clientId, size);
+    const correlationId = this.#nextCorrelationId;
+    this.#nextCorrelationId = (correlationId + 1) & 0x7fffffff;
+    return new RequestWriter(apiKey, version, correlationId, this.#settings.clientId, size);
   }
 
   /**
    * Puts a frame from `writer()` on the wire and resolves with the answer's body. `expectAnswer`
-   * false (acks=0): resolves once written.
+   * false (acks=0): resolves once written. Frames go out in call order; when the SASL session is
+   * due for renewal, they wait for it (see #renew).
    */
   send(frame: Buffer, expectAnswer = true): Promise<ResponseReader> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    const correlationId = this.#nextCorrelationId;
-    this.#nextCorrelationId = (correlationId + 1) & 0x7fffffff;
+    if (this.#renewing === undefined && Date.now() >= this.#renewAt) this.#renewing = this.#renew();
+    if (this.#renewing !== undefined) return this.#renewing.then(() => this.#sendNow(frame, expectAnswer));
+    return this.#sendNow(frame, expectAnswer);
+  }
+
+  #sendNow(frame: Buffer, expectAnswer: boolean): Promise<ResponseReader> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    // The id `writer()` wrote: size (4), api key (2), version (2), then the correlation id.
+    const correlationId = frame.readInt32BE(8);
     if (!expectAnswer) {
       return new Promise((resolve, reject) =>
         this.#socket.write(frame, (err) =>
@@ -135,6 +153,40 @@ export class BrokerConnection {
     const w = this.writer(apiKey, version);
     write(w);
     return this.send(w.finish());
+  }
+
+  /** Schedules the renewal of a SASL session of `lifetimeMs` (0: the broker sets no limit). */
+  #sessionStarted(lifetimeMs: number): void {
+    // Java's client renews at a random 85-95% of the lifetime, so that connections opened together
+    // do not all renew at once.
+    this.#renewAt =
+      lifetimeMs > 0 ? Date.now() + lifetimeMs * (0.85 + 0.1 * Math.random()) : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Re-authenticates on this connection (KIP-368) before the broker's session limit
+   * (connections.max.reauth.ms) closes it: once the requests in flight are answered, SaslHandshake
+   * and SaslAuthenticate again, then the frames that waited go out in their order. A refusal fails
+   * the connection with the broker's error, like a failed first authentication.
+   */
+  async #renew(): Promise<void> {
+    const sasl = this.#settings.sasl as SaslCredentials;
+    try {
+      if (this.#pending.length > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
+      const direct = {
+        request: (apiKey: number, version: number, write: (w: RequestWriter) => void) => {
+          const w = this.writer(apiKey, version);
+          write(w);
+          return this.#sendNow(w.finish(), true);
+        },
+      };
+      this.#sessionStarted(await saslExchange(direct, sasl));
+    } catch (err) {
+      this.#fail(err as Error);
+      throw err;
+    } finally {
+      this.#renewing = undefined;
+    }
   }
 
   close(): void {
@@ -176,12 +228,20 @@ export class BrokerConnection {
     }
     clearTimeout(next.timer);
     next.resolve(new ResponseReader(frame, 4));
+    if (this.#pending.length === 0 && this.#onIdle !== undefined) {
+      const idle = this.#onIdle;
+      this.#onIdle = undefined;
+      idle();
+    }
   }
 
   #fail(err: Error): void {
     if (this.#failure !== undefined) return;
     this.#failure = err;
     this.#socket.destroy();
+    // A renewal waiting for the requests in flight goes on to find the connection failed.
+    this.#onIdle?.();
+    this.#onIdle = undefined;
     for (const p of this.#pending.splice(0)) {
       clearTimeout(p.timer);
       p.reject(err);

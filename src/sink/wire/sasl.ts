@@ -1,7 +1,6 @@
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { BrokerConnection } from './connection.ts';
-import { API, brokerError, type ResponseReader, WireError } from './protocol.ts';
+import { API, brokerError, type RequestWriter, type ResponseReader, WireError } from './protocol.ts';
 
 /**
  * SASL over the Kafka protocol (KIP-152): SaslHandshake v1 names the mechanism, then each token
@@ -27,7 +26,13 @@ const MECHANISM_NAMES = {
 
 const pbkdf2Async = promisify(pbkdf2);
 
-export async function saslExchange(connection: BrokerConnection, sasl: SaslCredentials): Promise<void> {
+/** Where the exchange sends its requests: a connection, or its direct path while it renews. */
+export interface SaslChannel {
+  request(apiKey: number, version: number, write: (w: RequestWriter) => void): Promise<ResponseReader>;
+}
+
+/** Authenticates on `connection`; resolves with the session's lifetime in ms (0: no limit). */
+export async function saslExchange(connection: SaslChannel, sasl: SaslCredentials): Promise<number> {
   const mechanism = MECHANISM_NAMES[sasl.mechanism];
   const handshake = await connection.request(API.saslHandshake, 1, (w) => w.string(mechanism));
   const code = handshake.int16();
@@ -36,27 +41,30 @@ export async function saslExchange(connection: BrokerConnection, sasl: SaslCrede
     throw brokerError(code, `SASL handshake for ${mechanism}`, `the broker offers: ${offered || 'none'}`);
   }
   if (sasl.mechanism === 'plain') {
-    await authenticate(connection, Buffer.from(`\0${sasl.username}\0${sasl.password}`));
-    return;
+    return (await authenticate(connection, Buffer.from(`\0${sasl.username}\0${sasl.password}`))).lifetimeMs;
   }
   const digest = sasl.mechanism === 'scram-sha-256' ? 'sha256' : 'sha512';
   const scram = new ScramClient(sasl.username, sasl.password, digest);
   const serverFirst = await authenticate(connection, Buffer.from(scram.clientFirst()));
   const serverFinal = await authenticate(
     connection,
-    Buffer.from(await scram.clientFinal(serverFirst.toString())),
+    Buffer.from(await scram.clientFinal(serverFirst.bytes.toString())),
   );
-  scram.checkServerFinal(serverFinal.toString());
+  scram.checkServerFinal(serverFinal.bytes.toString());
+  return serverFinal.lifetimeMs;
 }
 
-async function authenticate(connection: BrokerConnection, token: Buffer): Promise<Buffer> {
+async function authenticate(
+  connection: SaslChannel,
+  token: Buffer,
+): Promise<{ bytes: Buffer; lifetimeMs: number }> {
   const r: ResponseReader = await connection.request(API.saslAuthenticate, 1, (w) => w.bytes(token));
   const code = r.int16();
   const message = r.string();
   const bytes = r.bytes() ?? Buffer.alloc(0);
-  r.int64(); // session_lifetime_ms
+  const lifetimeMs = Number(r.int64());
   if (code !== 0) throw brokerError(code, 'SASL authentication', message);
-  return bytes;
+  return { bytes, lifetimeMs };
 }
 
 function saslName(name: string): string {

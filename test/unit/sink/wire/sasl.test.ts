@@ -106,8 +106,11 @@ const handshakeAnswer = (code: number, mechanisms: string[]) =>
   Buffer.concat([int16(code), int32(mechanisms.length), ...mechanisms.map(str)]);
 
 /** SaslAuthenticate v1 answer: error code, message, auth bytes, session lifetime. */
-const authenticateAnswer = (code: number, message: string | null, auth = Buffer.alloc(0)) =>
-  Buffer.concat([int16(code), str(message), bytes(auth), Buffer.alloc(8)]);
+const authenticateAnswer = (code: number, message: string | null, auth = Buffer.alloc(0), lifetimeMs = 0) => {
+  const lifetime = Buffer.alloc(8);
+  lifetime.writeBigInt64BE(BigInt(lifetimeMs));
+  return Buffer.concat([int16(code), str(message), bytes(auth), lifetime]);
+};
 
 /** The string of a SaslHandshake request body. */
 const mechanismOf = (req: Received) => req.body.toString('utf8', 2, 2 + req.body.readInt16BE(0));
@@ -283,4 +286,78 @@ test('SCRAM: a broker that does not know the password cannot pass for one that d
       /signature does not match/.test(e.message),
   );
   await waitFor(() => broker.closedSockets() === 1);
+});
+
+test('a session with a lifetime is renewed on the same connection before it lapses, after the requests in flight, and the requests that waited go out in order', {
+  timeout: 5000,
+}, async () => {
+  // Sessions of 300 ms; other requests (api key 99) are answered 30 ms late, with their first byte.
+  let authentications = 0;
+  let inFlight = 0;
+  const log: string[] = [];
+  const broker = await startFakeBroker({
+    onRequest: (req) => {
+      if (req.apiKey === 17) {
+        log.push(`handshake with ${inFlight} in flight`);
+        reply(req, handshakeAnswer(0, ['PLAIN']));
+      } else if (req.apiKey === 36) {
+        authentications++;
+        reply(req, authenticateAnswer(0, null, Buffer.alloc(0), 300));
+      } else {
+        inFlight++;
+        log.push(`request ${req.body[0]}`);
+        setTimeout(() => {
+          inFlight--;
+          reply(req, req.body.subarray(0, 1));
+        }, 30);
+      }
+    },
+  });
+  servers.push(broker);
+  const c = await connect(broker.port, { mechanism: 'plain', username: 'user', password: 'pass' });
+  try {
+    const answers: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const sent = c.request(99, 0, (w) => w.int8(i)).then((r) => answers.push(r.int8()));
+      if (i % 3 === 2) await sent;
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    await waitFor(() => answers.length === 12);
+    assert.deepEqual(answers, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'every request answered, in order');
+    assert.equal(broker.connections(), 1, 'renewed on the same connection');
+    assert.ok(authentications >= 2, `renewed (${authentications} authentications in ~600 ms)`);
+    for (const entry of log.filter((l) => l.startsWith('handshake')))
+      assert.equal(entry, 'handshake with 0 in flight', 'a renewal waits for the answers in flight');
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('request')),
+      Array.from({ length: 12 }, (_, i) => `request ${i}`),
+      'the requests reached the broker in order',
+    );
+    assert.equal(c.closed, false);
+  } finally {
+    c.close();
+  }
+});
+
+test('a renewal the broker refuses fails the connection with its error', { timeout: 5000 }, async () => {
+  let authentications = 0;
+  const broker = await fakeBroker((req) => {
+    if (req.apiKey === 17) return handshakeAnswer(0, ['PLAIN']);
+    if (req.apiKey === 36) {
+      authentications++;
+      return authentications === 1
+        ? authenticateAnswer(0, null, Buffer.alloc(0), 100)
+        : authenticateAnswer(58, 'credentials revoked');
+    }
+    return Buffer.alloc(1);
+  });
+  const c = await connect(broker.port, { mechanism: 'plain', username: 'user', password: 'pass' });
+  await c.request(99, 0, () => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await assert.rejects(
+    c.request(99, 0, () => undefined),
+    (e: unknown) =>
+      e instanceof WireError && e.type === 'SASL_AUTHENTICATION_FAILED' && !/pass\b/.test(e.message),
+  );
+  assert.equal(c.closed, true);
 });
