@@ -14,6 +14,7 @@ import {
   SendError,
   TopicError,
 } from '../../../src/model/errors.ts';
+import type { LineChunk } from '../../../src/model/line-chunk.ts';
 import { silentLogger } from '../../../src/observe/logger.ts';
 import {
   BuiltinProducer,
@@ -22,9 +23,11 @@ import {
   javaPartition,
   murmur2,
 } from '../../../src/sink/builtin-producer.ts';
-import { type ClassifyContext, classifySendError } from '../../../src/sink/classify.ts';
+import { type ClassifyContext, classifySendError, ProducerFailure } from '../../../src/sink/classify.ts';
+import type { Batch } from '../../../src/sink/producer-port.ts';
 import { type KafkaSinkConfig, KafkaSinkSchema } from '../../../src/sink/sink-config.ts';
 import { brokerError, WireError } from '../../../src/sink/wire/protocol.ts';
+import { int32, metadataAnswer, reply, startFakeBroker, str } from './wire/fake-broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logferry-builtin-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -346,4 +349,84 @@ test('anything else: send_failed, retried', () => {
   assert.match(policy.error.message, /POLICY_VIOLATION/);
   assert.equal(classify(new Error('something new')).reason, 'send_failed');
   assert.equal(classify(undefined).reason, 'send_failed');
+});
+
+// --- the idempotent producer's state, against a fake broker ------------------------------------
+
+test('OUT_OF_ORDER_SEQUENCE_NUMBER: a new producer id is asked for, and the batch sent again carries it, from sequence 0', {
+  timeout: 10_000,
+}, async () => {
+  const produced: { producerId: bigint; epoch: number; baseSequence: number; count: number }[] = [];
+  let ids = 0;
+  const broker = await startFakeBroker({
+    onRequest: (req) => {
+      if (req.apiKey === 3) reply(req, metadataAnswer(1, broker.port, ['logs']));
+      else if (req.apiKey === 22) {
+        ids++;
+        const answer = Buffer.alloc(16);
+        answer.writeInt32BE(0, 0); // throttle
+        answer.writeInt16BE(0, 4);
+        answer.writeBigInt64BE(BigInt(1000 * ids), 6);
+        answer.writeInt16BE(0, 14);
+        reply(req, answer);
+      } else if (req.apiKey === 0) {
+        // transactional id (-1), acks, timeout, 1 topic, its name, 1 partition, index, then the batch.
+        const nameLength = req.body.readInt16BE(12);
+        const batch = req.body.subarray(14 + nameLength + 12);
+        const sent = {
+          producerId: batch.readBigInt64BE(43),
+          epoch: batch.readInt16BE(51),
+          baseSequence: batch.readInt32BE(53),
+          count: batch.readInt32BE(57),
+        };
+        produced.push(sent);
+        // The second batch of the first producer id is refused once, as a broker that lost our state.
+        const code = produced.length === 2 ? 45 : 0;
+        const name = str('logs');
+        const partition = Buffer.alloc(4 + 2 + 8 + 8 + 8 + 4);
+        partition.writeInt16BE(code, 4);
+        partition.writeInt32BE(0, 30); // no record errors
+        reply(req, Buffer.concat([int32(1), name, int32(1), partition, str(null), int32(0)]));
+      }
+    },
+  });
+  const producer = new BuiltinProducer(
+    sink({ brokers: [`127.0.0.1:${broker.port}`], compression: 'none' }),
+    silentLogger(),
+  );
+  try {
+    await producer.connect();
+    const chunk = {} as LineChunk;
+    const batch = (n: number, from: number): Batch => {
+      const records = Array.from({ length: n }, (_, i) => ({
+        topic: 'logs',
+        key: 'k',
+        value: `v${from + i}`,
+        chunk,
+      }));
+      return { topic: 'logs', records, bytes: n * 3 };
+    };
+    await producer.send(batch(3, 0));
+    const second = batch(2, 3);
+    const failure = await producer.send(second).then(
+      () => assert.fail('the refused batch must fail'),
+      (e: unknown) => e as ProducerFailure,
+    );
+    assert.ok(failure instanceof ProducerFailure);
+    assert.equal(failure.classified.disposition, 'retry');
+    assert.match(failure.classified.error.message, /OUT_OF_ORDER_SEQUENCE_NUMBER/);
+    assert.equal(ids, 2, 'a new producer id was asked for');
+    // The Sender sends the same batch object again.
+    await producer.send(second);
+    await producer.send(batch(1, 5));
+    assert.deepEqual(produced, [
+      { producerId: 1000n, epoch: 0, baseSequence: 0, count: 3 },
+      { producerId: 1000n, epoch: 0, baseSequence: 3, count: 2 },
+      { producerId: 2000n, epoch: 0, baseSequence: 0, count: 2 },
+      { producerId: 2000n, epoch: 0, baseSequence: 2, count: 1 },
+    ]);
+  } finally {
+    await producer.disconnect();
+    await broker.close();
+  }
 });

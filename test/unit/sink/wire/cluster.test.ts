@@ -4,16 +4,7 @@ import { Cluster, splitAddress } from '../../../../src/sink/wire/cluster.ts';
 import type { ConnectionSettings } from '../../../../src/sink/wire/connection.ts';
 import { WireError } from '../../../../src/sink/wire/protocol.ts';
 import type { FakeBroker, Received } from './fake-broker.ts';
-import {
-  closedPort,
-  int16,
-  int32,
-  reply,
-  settingsFor,
-  startFakeBroker,
-  str,
-  waitFor,
-} from './fake-broker.ts';
+import { closedPort, metadataAnswer, reply, settingsFor, startFakeBroker, waitFor } from './fake-broker.ts';
 
 // --- addresses ----------------------------------------------------------------------------------
 
@@ -47,38 +38,6 @@ after(async () => {
   for (const c of clusters) c.close();
   for (const b of brokers) await b.close();
 });
-
-/** A Metadata v8 answer naming one broker, node `nodeId` at 127.0.0.1:`port`, and `topics` with one partition led by it. */
-function metadataAnswer(nodeId: number, port: number, topics: string[]): Buffer {
-  const parts = [
-    int32(0),
-    int32(1),
-    int32(nodeId),
-    str('127.0.0.1'),
-    int32(port),
-    str(null),
-    str('cluster'),
-    int32(nodeId),
-  ];
-  parts.push(int32(topics.length));
-  for (const t of topics) {
-    parts.push(int16(0), str(t), Buffer.from([0]), int32(1));
-    parts.push(
-      int16(0),
-      int32(0),
-      int32(nodeId),
-      int32(0),
-      int32(1),
-      int32(nodeId),
-      int32(1),
-      int32(nodeId),
-      int32(0),
-    );
-    parts.push(int32(0)); // topic_authorized_operations
-  }
-  parts.push(int32(0)); // cluster_authorized_operations
-  return Buffer.concat(parts);
-}
 
 /** The topics and auto-creation flag of a Metadata request body. */
 function metadataRequestOf(req: Received): MetadataRequest {

@@ -190,3 +190,35 @@ export const str = (s: string | null): Buffer =>
 
 /** Bytes: int32 length, then the bytes. */
 export const bytes = (b: Buffer): Buffer => Buffer.concat([int32(b.length), b]);
+
+/** A Metadata v8 answer naming one broker, node `nodeId` at 127.0.0.1:`port`, and `topics` with one partition led by it. */
+export function metadataAnswer(nodeId: number, port: number, topics: string[]): Buffer {
+  const parts = [
+    int32(0),
+    int32(1),
+    int32(nodeId),
+    str('127.0.0.1'),
+    int32(port),
+    str(null),
+    str('cluster'),
+    int32(nodeId),
+  ];
+  parts.push(int32(topics.length));
+  for (const t of topics) {
+    parts.push(int16(0), str(t), Buffer.from([0]), int32(1));
+    parts.push(
+      int16(0),
+      int32(0),
+      int32(nodeId),
+      int32(0),
+      int32(1),
+      int32(nodeId),
+      int32(1),
+      int32(nodeId),
+      int32(0),
+    );
+    parts.push(int32(0)); // topic_authorized_operations
+  }
+  parts.push(int32(0)); // cluster_authorized_operations
+  return Buffer.concat(parts);
+}
