@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { ConfigError } from '../model/errors.ts';
 import type { OutRecord } from '../model/record.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -15,11 +14,12 @@ import {
   RecordsEncoder,
 } from './record-batch.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
-import { Cluster, splitAddress } from './wire/cluster.ts';
+import { Cluster } from './wire/cluster.ts';
 import type { ConnectionSettings } from './wire/connection.ts';
 import {
   API,
   brokerError,
+  errorName,
   type ProducePartition,
   produceBodyBytes,
   readInitProducerIdResponse,
@@ -34,7 +34,7 @@ import {
  * logferry's own Kafka producer (`sink.kafka.client: builtin`, the default): record batches
  * encoded by record-batch.ts, sent with Produce v8 over connections of `wire/` (node:net and
  * node:tls, SASL PLAIN and SCRAM), partitions and leaders from Metadata v8, the idempotent
- * producer's id from InitProducerId. About a thousand lines instead of a client library: the
+ * producer's id from InitProducerId. About 1,300 lines with this file, instead of a library: the
  * library it replaced (@platformatic/kafka) took a bare Node from 42 to 111 MiB of RSS at import
  * and 0.6 s of CPU, for the four requests a log shipper sends (docs/benchmarks.md, session 4).
  *
@@ -65,8 +65,6 @@ const COORDINATOR_BUSY = new Set([
 ]);
 const PRODUCER_ID_WAITS_MS = [100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000, 1_000];
 
-interface EncodedPartition extends ProducePartition {}
-
 /** A partition, the indexes of the batch's records that go to it (all: undefined), their count. */
 type PartitionGroup = [number, Int32Array | undefined, number];
 
@@ -74,7 +72,7 @@ interface EncodedBatch {
   partitionCount: number;
   producerId: bigint | undefined;
   producerEpoch: number | undefined;
-  parts: EncodedPartition[];
+  parts: ProducePartition[];
 }
 
 const STATE_LOST = new Set(['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH']);
@@ -119,7 +117,7 @@ export function javaPartition(key: Uint8Array, partitions: number): number {
 }
 
 /** What the wire connections need from the sink's settings (unit-testable, no connection). */
-export function connectionSettings(config: KafkaSinkConfig, log: Logger): ConnectionSettings {
+export function connectionSettings(config: KafkaSinkConfig): ConnectionSettings {
   const idempotent = config.idempotent && config.acks === 'all';
   if (idempotent && config.max_in_flight_requests > MAX_IDEMPOTENT_IN_FLIGHT) {
     throw new ConfigError(
@@ -127,7 +125,7 @@ export function connectionSettings(config: KafkaSinkConfig, log: Logger): Connec
     );
   }
   // The one function that reads PEM and secret files and checks them, for both clients.
-  const { tls, sasl } = kafkaSecurity(config, log);
+  const { tls, sasl } = kafkaSecurity(config);
   return {
     clientId: config.client_id,
     connectTimeoutMs: config.connection_timeout_ms,
@@ -137,11 +135,6 @@ export function connectionSettings(config: KafkaSinkConfig, log: Logger): Connec
     sni: tls !== undefined && config.tls?.server_name === '',
     sasl,
   };
-}
-
-/** Whether `host` of a broker address is an IP address (no SNI for it). */
-export function isIpBroker(broker: string): boolean {
-  return isIP(splitAddress(broker).host) !== 0;
 }
 
 /** Whether the broker no longer knows our producer id or its sequence (then a new id is needed). */
@@ -194,14 +187,15 @@ export class BuiltinProducer implements ProducerPort {
   /** Sends the Sender may have in flight: each puts its requests on the wire in call order. */
   readonly maxInFlight: number;
 
-  constructor(config: KafkaSinkConfig, log: Logger) {
+  /** `_log`: the same signature as KafkaProducer's; failures reach the Sender, which logs them. */
+  constructor(config: KafkaSinkConfig, _log: Logger) {
     this.#config = config;
     this.maxInFlight = config.max_in_flight_requests;
     this.#context = {
       tls: config.tls?.enabled === true,
       sasl: config.sasl && { mechanism: config.sasl.mechanism, username: config.sasl.username },
     };
-    this.#settings = connectionSettings(config, log);
+    this.#settings = connectionSettings(config);
     this.#idempotent = config.idempotent && config.acks === 'all';
     this.#acks = ACKS[config.acks];
   }
@@ -321,7 +315,7 @@ export class BuiltinProducer implements ProducerPort {
       }
       // A topic just created (LEADER_NOT_AVAILABLE) or one the broker has not applied yet
       // (UNKNOWN_TOPIC_OR_PARTITION) gets its leaders within a second; a permanent error does not.
-      if (code !== 0 && !STALE_METADATA.has(brokerError(code, '').type as string)) {
+      if (code !== 0 && !STALE_METADATA.has(errorName(code))) {
         throw brokerError(code, `metadata of topic ${topic}`);
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -347,7 +341,7 @@ export class BuiltinProducer implements ProducerPort {
       encoded = await this.#encode(batch, leaders.length);
       this.#encoded.set(batch, encoded);
     }
-    const byLeader = new Map<number, EncodedPartition[]>();
+    const byLeader = new Map<number, ProducePartition[]>();
     for (const part of encoded.parts) {
       const leader = leaders[part.partition] as number;
       const list = byLeader.get(leader);
@@ -398,7 +392,7 @@ export class BuiltinProducer implements ProducerPort {
     this.#sticky = (this.#sticky + 1) % partitionCount;
     const groups = batch instanceof PreparedBatch ? undefined : this.#groups(batch, partitionCount);
     const idempotent = this.#idempotent && producerId !== undefined;
-    const parts: EncodedPartition[] = [];
+    const parts: ProducePartition[] = [];
     const timestamp = Date.now();
     const count = groups === undefined ? 1 : groups.length;
     for (let g = 0; g < count; g++) {

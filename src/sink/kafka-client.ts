@@ -38,10 +38,10 @@ export function kafkaClientConfig(config: KafkaSinkConfig, log: Logger): KafkaCo
  * TLS options and SASL credentials of a `sink.kafka` section, for the built-in client: the same
  * files read and the same ConfigErrors as kafkaClientConfig.
  */
-export function kafkaSecurity(
-  config: KafkaSinkConfig,
-  _log: Logger,
-): { tls: ConnectionOptions | undefined; sasl: SaslCredentials | undefined } {
+export function kafkaSecurity(config: KafkaSinkConfig): {
+  tls: ConnectionOptions | undefined;
+  sasl: SaslCredentials | undefined;
+} {
   return {
     tls: config.tls?.enabled ? tlsOptions(config.tls) : undefined,
     sasl: config.sasl === undefined ? undefined : saslCredentials(config.sasl),

@@ -27,6 +27,13 @@ export interface ConnectionSettings {
   sasl: SaslCredentials | undefined;
 }
 
+interface WaitingFrame {
+  frame: Buffer;
+  expectAnswer: boolean;
+  resolve: (r: ResponseReader) => void;
+  reject: (e: Error) => void;
+}
+
 interface Pending {
   correlationId: number;
   resolve: (r: ResponseReader) => void;
@@ -43,8 +50,8 @@ export class BrokerConnection {
   #failure: Error | undefined;
   /** When the SASL session should be renewed (85-95% of the lifetime the broker gave); never: Infinity. */
   #renewAt = Number.POSITIVE_INFINITY;
-  /** Settles when a renewal of the SASL session on this connection is done; sends wait for it. */
-  #renewing: Promise<void> | undefined;
+  /** Frames that came while the SASL session is being renewed, in call order; undefined: none is. */
+  #waiting: WaitingFrame[] | undefined;
   /** Called when no request is pending any more. */
   #onIdle: (() => void) | undefined;
   /** Received bytes not yet a whole frame. */
@@ -123,9 +130,13 @@ export class BrokerConnection {
    */
   send(frame: Buffer, expectAnswer = true): Promise<ResponseReader> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#renewing === undefined && Date.now() >= this.#renewAt) this.#renewing = this.#renew();
-    if (this.#renewing !== undefined) return this.#renewing.then(() => this.#sendNow(frame, expectAnswer));
-    return this.#sendNow(frame, expectAnswer);
+    if (this.#waiting === undefined && Date.now() >= this.#renewAt) {
+      this.#waiting = [];
+      void this.#renew();
+    }
+    const waiting = this.#waiting;
+    if (waiting === undefined) return this.#sendNow(frame, expectAnswer);
+    return new Promise((resolve, reject) => waiting.push({ frame, expectAnswer, resolve, reject }));
   }
 
   #sendNow(frame: Buffer, expectAnswer: boolean): Promise<ResponseReader> {
@@ -183,10 +194,11 @@ export class BrokerConnection {
       this.#sessionStarted(await saslExchange(direct, sasl));
     } catch (err) {
       this.#fail(err as Error);
-      throw err;
-    } finally {
-      this.#renewing = undefined;
     }
+    // In one go, in their order: a frame sent meanwhile cannot slip in between.
+    const waiting = this.#waiting ?? [];
+    this.#waiting = undefined;
+    for (const w of waiting) this.#sendNow(w.frame, w.expectAnswer).then(w.resolve, w.reject);
   }
 
   close(): void {

@@ -19,7 +19,6 @@ import { silentLogger } from '../../../src/observe/logger.ts';
 import {
   BuiltinProducer,
   connectionSettings,
-  isIpBroker,
   javaPartition,
   murmur2,
 } from '../../../src/sink/builtin-producer.ts';
@@ -49,7 +48,7 @@ function sink(extra: Record<string, unknown>): KafkaSinkConfig {
   return v as KafkaSinkConfig;
 }
 
-const settings = (extra: Record<string, unknown>) => connectionSettings(sink(extra), silentLogger());
+const settings = (extra: Record<string, unknown>) => connectionSettings(sink(extra));
 
 // --- partitioning -------------------------------------------------------------------------------
 
@@ -157,14 +156,6 @@ test('TLS without server_name: SNI on (the host name), with no servername option
   assert.equal(s.sni, true);
   assert.equal((s.tls as Record<string, unknown>)['servername'], undefined);
   assert.equal((s.tls as Record<string, unknown>)['ca'], undefined, 'no CA file: the system store');
-});
-
-test('isIpBroker: IPv4 and bracketed IPv6 addresses, not host names (no SNI for them)', () => {
-  assert.equal(isIpBroker('127.0.0.1:9093'), true);
-  assert.equal(isIpBroker('[::1]:9093'), true);
-  assert.equal(isIpBroker('10.0.0.7'), true);
-  assert.equal(isIpBroker('kafka-1:9093'), false);
-  assert.equal(isIpBroker('kafka-1'), false);
 });
 
 test('an unreadable CA file is a ConfigError naming the key and the errno', () => {
