@@ -8,7 +8,7 @@ import type { Batch, BatchBuilder, ProducerPort } from './producer-port.ts';
 import {
   EncoderPool,
   EncodingBuilder,
-  frameRecordBatch,
+  frameRecordBatchParts,
   PreparedBatch,
   type RecordBatchHeader,
   RecordsEncoder,
@@ -21,7 +21,6 @@ import {
   brokerError,
   errorName,
   type ProducePartition,
-  produceBodyBytes,
   readInitProducerIdResponse,
   readProduceResponse,
   STALE_METADATA,
@@ -352,9 +351,14 @@ export class BuiltinProducer implements ProducerPort {
     const answers: Promise<void>[] = [];
     for (const [leader, parts] of byLeader) {
       const connection = await cluster.connectionTo(leader);
-      const w = connection.writer(API.produce, PRODUCE_VERSION, 64 + produceBodyBytes(batch.topic, parts));
+      // The request's own fields; the record batches go out as their pieces, uncopied.
+      const w = connection.writer(
+        API.produce,
+        PRODUCE_VERSION,
+        64 + Buffer.byteLength(batch.topic) + 12 * parts.length,
+      );
       writeProduceRequest(w, this.#acks, this.#config.request_timeout_ms, batch.topic, parts);
-      const answer = connection.send(w.finish(), this.#acks !== 0);
+      const answer = connection.send(w.finishPieces(), this.#acks !== 0);
       answers.push(
         this.#acks === 0
           ? answer.then(() => undefined)
@@ -411,13 +415,13 @@ export class BuiltinProducer implements ProducerPort {
         // Sequences wrap at 2^31, as Java's producer does.
         this.#sequences.set(key, (baseSequence + n) % 0x80000000);
       }
-      const bytes = await this.#recordBatch(batch, indexes, n, {
+      const frame = await this.#recordBatch(batch, indexes, n, {
         producerId: idempotent ? (producerId as bigint) : -1n,
         producerEpoch: idempotent ? (this.#producerEpoch ?? 0) : -1,
         baseSequence,
         timestamp,
       });
-      parts.push({ partition, bytes });
+      parts.push({ partition, parts: frame });
     }
     return { partitionCount, producerId, producerEpoch: this.#producerEpoch, parts };
   }
@@ -455,24 +459,35 @@ export class BuiltinProducer implements ProducerPort {
     indexes: Int32Array | undefined,
     count: number,
     header: RecordBatchHeader,
-  ): Promise<Buffer> {
+  ): Promise<Buffer[]> {
     if (batch instanceof PreparedBatch) {
-      // Compressed when it closed (a codec with compressSync), or to be compressed now.
-      if (batch.codec !== 'none') return frameRecordBatch(batch.payload, count, batch.codec, header);
-      return this.#frame(batch.payload, count, header);
+      // Compressed when it closed (lz4, zstd: its pieces go out as they are), or to be compressed
+      // now from its own copy of the records.
+      if (batch.codec !== 'none')
+        return frameRecordBatchParts(batch.payloadParts, count, batch.codec, header);
+      return this.#frame(batch.payload, count, header, false);
     }
     // The encoder's buffer is reused: sends encode one after another (send's turn chain), and the
-    // view is compressed (copied) before the next one starts.
-    return this.#frame(this.#encoder.encodeRecords(batch, indexes, count), count, header);
+    // view is compressed or copied before the next one starts.
+    return this.#frame(this.#encoder.encodeRecords(batch, indexes, count), count, header, true);
   }
 
-  /** Compresses a records section with the sink's codec and frames it as a record batch. */
-  async #frame(section: Buffer, count: number, header: RecordBatchHeader): Promise<Buffer> {
+  /**
+   * Compresses a records section with the sink's codec and frames it as a record batch; a
+   * `borrowed` section (the reused encoder's) is copied when it goes uncompressed.
+   */
+  async #frame(
+    section: Buffer,
+    count: number,
+    header: RecordBatchHeader,
+    borrowed: boolean,
+  ): Promise<Buffer[]> {
     const codec = this.#config.compression;
-    if (codec === 'none') return frameRecordBatch(section, count, codec, header);
+    if (codec === 'none')
+      return frameRecordBatchParts([borrowed ? Buffer.from(section) : section], count, codec, header);
     const compressed = await codecs[codec].compress(section);
     countCompressed(section.length, compressed.length);
-    return frameRecordBatch(compressed, count, codec, header);
+    return frameRecordBatchParts([compressed], count, codec, header);
   }
 
   #partitionOf(key: string | null, partitionCount: number): number {

@@ -28,7 +28,7 @@ export interface ConnectionSettings {
 }
 
 interface WaitingFrame {
-  frame: Buffer;
+  frame: Buffer | Buffer[];
   expectAnswer: boolean;
   resolve: (r: ResponseReader) => void;
   reject: (e: Error) => void;
@@ -128,7 +128,7 @@ export class BrokerConnection {
    * false (acks=0): resolves once written. Frames go out in call order; when the SASL session is
    * due for renewal, they wait for it (see #renew).
    */
-  send(frame: Buffer, expectAnswer = true): Promise<ResponseReader> {
+  send(frame: Buffer | Buffer[], expectAnswer = true): Promise<ResponseReader> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#waiting === undefined && Date.now() >= this.#renewAt) {
       this.#waiting = [];
@@ -139,14 +139,15 @@ export class BrokerConnection {
     return new Promise((resolve, reject) => waiting.push({ frame, expectAnswer, resolve, reject }));
   }
 
-  #sendNow(frame: Buffer, expectAnswer: boolean): Promise<ResponseReader> {
+  #sendNow(frame: Buffer | Buffer[], expectAnswer: boolean): Promise<ResponseReader> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const first = Array.isArray(frame) ? (frame[0] as Buffer) : frame;
     // The id `writer()` wrote: size (4), api key (2), version (2), then the correlation id.
-    const correlationId = frame.readInt32BE(8);
+    const correlationId = first.readInt32BE(8);
     if (!expectAnswer) {
       return new Promise((resolve, reject) =>
-        this.#socket.write(frame, (err) =>
-          err ? reject(this.#failure ?? err) : resolve(new ResponseReader(frame, frame.length)),
+        this.#write(frame, (err) =>
+          err ? reject(this.#failure ?? err) : resolve(new ResponseReader(first, first.length)),
         ),
       );
     }
@@ -155,8 +156,21 @@ export class BrokerConnection {
         this.#fail(new WireError('KafkaJSRequestTimeoutError', 'Request timed out'));
       }, this.#settings.requestTimeoutMs);
       this.#pending.push({ correlationId, resolve, reject, timer });
-      this.#socket.write(frame);
+      this.#write(frame);
     });
+  }
+
+  /** A frame or its pieces, in one go (corked: one writev for the pieces). */
+  #write(frame: Buffer | Buffer[], done?: (err: Error | null | undefined) => void): void {
+    if (!Array.isArray(frame)) {
+      this.#socket.write(frame, done);
+      return;
+    }
+    this.#socket.cork();
+    const last = frame.length - 1;
+    for (let i = 0; i < last; i++) this.#socket.write(frame[i] as Buffer);
+    this.#socket.write(frame[last] as Buffer, done);
+    this.#socket.uncork();
   }
 
   /** One request with its writer: `write` adds the body. */

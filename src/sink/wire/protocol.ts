@@ -38,6 +38,11 @@ const REQUIRED_SASL: readonly (readonly [apiKey: number, version: number, name: 
 export class RequestWriter {
   #buf: Buffer;
   #pos = 4;
+  /** Pieces of the frame so far when it has pieces of its own (`pieces`), in order; else empty. */
+  readonly #segments: Buffer[] = [];
+  /** Where the part of `#buf` not yet in `#segments` starts; bytes of the pieces added. */
+  #segmentStart = 0;
+  #pieceBytes = 0;
 
   constructor(apiKey: number, version: number, correlationId: number, clientId: string, size = 256) {
     this.#buf = Buffer.allocUnsafe(Math.max(size, 64));
@@ -95,10 +100,38 @@ export class RequestWriter {
     return this;
   }
 
-  /** The frame, its size written. */
+  /** Bytes with an int32 length, given as consecutive pieces that go out as they are (no copy). */
+  pieces(parts: readonly Buffer[]): this {
+    let n = 0;
+    for (const part of parts) n += part.length;
+    this.int32(n);
+    this.#segments.push(this.#buf.subarray(this.#segmentStart, this.#pos));
+    for (const part of parts) this.#segments.push(part);
+    this.#segmentStart = this.#pos;
+    this.#pieceBytes += n;
+    return this;
+  }
+
+  /** The frame, its size written, in one Buffer (pieces joined). */
   finish(): Buffer {
-    this.#buf.writeInt32BE(this.#pos - 4, 0);
-    return this.#buf.subarray(0, this.#pos);
+    const frame = this.finishPieces();
+    return Array.isArray(frame) ? Buffer.concat(frame) : frame;
+  }
+
+  /**
+   * The frame, its size written: one Buffer, or its pieces in order when `pieces` was used (the
+   * first starts with the size; a Buffer that grew kept the earlier pieces in the old one).
+   */
+  finishPieces(): Buffer | Buffer[] {
+    const size = this.#pos - 4 + this.#pieceBytes;
+    if (this.#segments.length === 0) {
+      this.#buf.writeInt32BE(size, 0);
+      return this.#buf.subarray(0, this.#pos);
+    }
+    (this.#segments[0] as Buffer).writeInt32BE(size, 0);
+    if (this.#pos > this.#segmentStart)
+      this.#segments.push(this.#buf.subarray(this.#segmentStart, this.#pos));
+    return this.#segments;
   }
 }
 
@@ -314,14 +347,17 @@ export function readMetadataResponse(r: ResponseReader): MetadataAnswer {
 
 export interface ProducePartition {
   partition: number;
-  /** One framed record batch. */
-  bytes: Buffer;
+  /** One framed record batch, as consecutive pieces (header, records) sent without a copy. */
+  parts: readonly Buffer[];
 }
 
 /** Bytes of a Produce v8 request's body for one topic. */
 export function produceBodyBytes(topic: string, parts: readonly ProducePartition[]): number {
   let n = 2 + 2 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4;
-  for (const p of parts) n += 4 + 4 + p.bytes.length;
+  for (const p of parts) {
+    n += 4 + 4;
+    for (const part of p.parts) n += part.length;
+  }
   return n;
 }
 
@@ -333,7 +369,7 @@ export function writeProduceRequest(
   parts: readonly ProducePartition[],
 ): void {
   w.string(null).int16(acks).int32(timeoutMs).int32(1).string(topic).int32(parts.length);
-  for (const p of parts) w.int32(p.partition).bytes(p.bytes);
+  for (const p of parts) w.int32(p.partition).pieces(p.parts);
 }
 
 /** The first partition error of a Produce v8 answer, or undefined when every partition was written. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { crc32c as libraryCrc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
 import { createEnricher } from '../../../src/enrich/enricher.ts';
@@ -12,6 +13,7 @@ import {
   EncoderPool,
   EncodingBuilder,
   frameRecordBatch,
+  frameRecordBatchParts,
   PreparedBatch,
   RECORD_BATCH_HEADER,
   RecordsEncoder,
@@ -367,4 +369,38 @@ test('with lz4 or zstd a batch is compressed when it closes, off the event loop;
   const gb = g.finish(1);
   assert.ok(gb instanceof PreparedBatch);
   assert.equal(gb.codec, 'none');
+});
+
+test('frameRecordBatchParts: the same record batch as frameRecordBatch, the CRC carried across the pieces, the pieces uncopied', () => {
+  const records = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff));
+  for (const cut of [[], [1], [100, 2000], [4999]]) {
+    const pieces: Buffer[] = [];
+    let at = 0;
+    for (const c of [...cut, records.length]) {
+      pieces.push(records.subarray(at, c));
+      at = c;
+    }
+    const framed = frameRecordBatchParts(pieces, 7, 'lz4', header);
+    assert.equal(framed.length, pieces.length + 1);
+    for (let i = 0; i < pieces.length; i++) assert.equal(framed[i + 1], pieces[i], 'the piece itself');
+    assert.deepEqual(Buffer.concat(framed), frameRecordBatch(records, 7, 'lz4', header), `cut at ${cut}`);
+  }
+});
+
+test('an lz4 batch holds its frame in one Buffer of its own size, which goes out uncopied', async () => {
+  const b = new EncodingBuilder('t', new EncoderPool(64), () => {}, 'lz4');
+  // Random hex: a frame larger than Node's Buffer pool serves from its shared slab.
+  for (let i = 0; i < 1000; i++)
+    b.add({ topic: 't', key: 'k', value: randomBytes(100).toString('hex'), chunk: {} as LineChunk });
+  const batch = b.finish(1) as PreparedBatch;
+  await batch.ready;
+  const parts = batch.payloadParts;
+  assert.equal(parts.length, 1);
+  const frame = parts[0] as Buffer;
+  assert.ok(frame.length > 64 * 1024, String(frame.length));
+  assert.equal(frame.byteLength, frame.buffer.byteLength, 'not a view of a larger allocation');
+  assert.equal(batch.payload, frame);
+  const framed = frameRecordBatchParts(parts, batch.count, 'lz4', header);
+  assert.equal(framed[1], frame, 'framed without a copy');
+  assert.equal(batch.records.length, 1000);
 });

@@ -349,7 +349,11 @@ test('produceBodyBytes equals the bytes writeProduceRequest writes', () => {
     ['lögs-ünïcode', [61, 1000, 3]],
     ['t', []],
   ] as [string, number[]][]) {
-    const parts = sizes.map((n, partition) => ({ partition, bytes: Buffer.alloc(n, partition + 1) }));
+    // Each record batch in two pieces, as a compressed batch goes out.
+    const parts = sizes.map((n, partition) => ({
+      partition,
+      parts: [Buffer.alloc(n >> 1, partition + 1), Buffer.alloc(n - (n >> 1), partition + 1)],
+    }));
     const w = new RequestWriter(API.produce, 8, 9, 'logferry', 16);
     writeProduceRequest(w, -1, 30_000, topic, parts);
     const frame = w.finish();
@@ -407,4 +411,28 @@ test('brokerError: KafkaJSProtocolError with the broker error as type, the detai
   assert.equal(e.type, 'LEADER_NOT_AVAILABLE');
   assert.equal(e.message, 'metadata of topic logs: LEADER_NOT_AVAILABLE (a partition has no leader)');
   assert.equal(brokerError(3, 'x', null).message, 'x: UNKNOWN_TOPIC_OR_PARTITION');
+});
+
+test('RequestWriter.pieces: the pieces go out as they are, between the fields around them, under one size', () => {
+  const a = Buffer.from('first piece');
+  const b = Buffer.from('second');
+  // An initial size of 16 makes the writer grow after the first pieces were cut.
+  const w = new RequestWriter(API.produce, 8, 7, 'logferry', 16);
+  w.int32(11).pieces([a, b]).int16(5).string('x'.repeat(100)).pieces([b]).int8(1);
+  const pieces = w.finishPieces();
+  assert.ok(Array.isArray(pieces));
+  assert.ok(pieces.includes(a) && pieces.filter((p) => p === b).length === 2, 'the same Buffers, not copies');
+  const joined = Buffer.concat(pieces);
+  assert.equal(joined.readInt32BE(0), joined.length - 4, 'the size counts the pieces');
+  assert.equal(joined.readInt32BE(8), 7, 'correlation id');
+  const r = new ResponseReader(joined, 4 + headerBytes('logferry'));
+  assert.equal(r.int32(), 11);
+  assert.equal((r.bytes() as Buffer).toString(), 'first piecesecond');
+  assert.equal(r.int16(), 5);
+  assert.equal(r.string(), 'x'.repeat(100));
+  assert.equal((r.bytes() as Buffer).toString(), 'second');
+  assert.equal(r.int8(), 1);
+  // Without pieces: one Buffer, as before.
+  const plain = new RequestWriter(API.metadata, 8, 1, 'c').int32(0);
+  assert.ok(Buffer.isBuffer(plain.finishPieces()));
 });
