@@ -266,8 +266,8 @@ export function frameRecordBatchParts(
 }
 
 /**
- * Frames a records section (already compressed when `codec` is not `none`) as one record batch:
- * a new Buffer holding the header, then the records, with the CRC set.
+ * Frames a records section (already compressed when `codec` is not `none`) as one record batch in
+ * one new Buffer: the header, then the records, with the CRC set.
  */
 export function frameRecordBatch(
   records: Uint8Array,
@@ -275,22 +275,10 @@ export function frameRecordBatch(
   codec: CodecName,
   header: RecordBatchHeader,
 ): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_BATCH_HEADER + records.length);
-  out.writeBigInt64BE(0n, 0);
-  out.writeInt32BE(out.length - 12, 8);
-  out.writeInt32BE(-1, 12);
-  out.writeInt8(2, 16);
-  out.writeInt16BE(CODEC_ID[codec], ATTRIBUTES_OFFSET);
-  out.writeInt32BE(count - 1, 23);
-  out.writeBigInt64BE(BigInt(header.timestamp), 27);
-  out.writeBigInt64BE(BigInt(header.timestamp), 35);
-  out.writeBigInt64BE(header.producerId, 43);
-  out.writeInt16BE(header.producerEpoch, 51);
-  out.writeInt32BE(header.baseSequence, 53);
-  out.writeInt32BE(count, 57);
-  out.set(records, RECORD_BATCH_HEADER);
-  out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_OFFSET)) >>> 0, CRC_OFFSET);
-  return out;
+  const section = Buffer.isBuffer(records)
+    ? records
+    : Buffer.from(records.buffer, records.byteOffset, records.byteLength);
+  return Buffer.concat(frameRecordBatchParts([section], count, codec, header));
 }
 
 /**
