@@ -10,7 +10,6 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Value } from '@sinclair/typebox/value';
 import { BrokerUnreachableError } from '../../src/model/errors.ts';
 import type { LineChunk } from '../../src/model/line-chunk.ts';
 import type { OutRecord } from '../../src/model/record.ts';
@@ -20,7 +19,7 @@ import { registerCodecs } from '../../src/sink/codecs/index.ts';
 import { KafkaProducer } from '../../src/sink/kafka-producer.ts';
 import type { Batch } from '../../src/sink/producer-port.ts';
 import { Sender } from '../../src/sink/sender.ts';
-import { type KafkaSinkConfig, KafkaSinkSchema } from '../../src/sink/sink-config.ts';
+import type { KafkaSinkConfig } from '../../src/sink/sink-config.ts';
 import {
   consumeAll,
   createTopic,
@@ -30,6 +29,7 @@ import {
   uniqueTopic,
 } from '../kafka/index.ts';
 import { runCli, startAgent, waitFor } from '../support/agent-process.ts';
+import { kafkaSinkConfig } from '../support/sink-config.ts';
 
 process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
 registerCodecs();
@@ -57,15 +57,13 @@ after(async () => {
 });
 
 function sinkConfig(extra: Record<string, unknown>): KafkaSinkConfig {
-  const v = Value.Default(KafkaSinkSchema, {
+  return kafkaSinkConfig({
     brokers: [broker.bootstrap],
     topic: small,
     connection_timeout_ms: 2000,
     compression: 'none',
     ...extra,
   });
-  assert.ok(Value.Check(KafkaSinkSchema, v));
-  return v as KafkaSinkConfig;
 }
 
 const record = (topic: string, message: string, offset: number): OutRecord => ({

@@ -9,12 +9,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Value } from '@sinclair/typebox/value';
 import { BrokerAuthError, BrokerUnreachableError } from '../../src/model/errors.ts';
 import { silentLogger } from '../../src/observe/logger.ts';
 import { registerCodecs } from '../../src/sink/codecs/index.ts';
 import { KafkaProducer } from '../../src/sink/kafka-producer.ts';
-import { type KafkaSinkConfig, KafkaSinkSchema } from '../../src/sink/sink-config.ts';
+import type { KafkaSinkConfig } from '../../src/sink/sink-config.ts';
 import { type ClientConfig, consumeAll, createTopic } from '../kafka/consume.ts';
 import {
   type KafkaBroker,
@@ -26,6 +25,7 @@ import {
   uniqueTopic,
 } from '../kafka/index.ts';
 import { type AgentProcess, runCli, startAgent } from '../support/agent-process.ts';
+import { kafkaSinkConfig } from '../support/sink-config.ts';
 
 process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
 // The agent compresses with zstd by default; the test's consumer must read it.
@@ -63,9 +63,7 @@ after(async () => {
 });
 
 function sinkConfig(extra: Record<string, unknown>): KafkaSinkConfig {
-  const v = Value.Default(KafkaSinkSchema, { topic: 'unused', connection_timeout_ms: 3000, ...extra });
-  assert.ok(Value.Check(KafkaSinkSchema, v));
-  return v as KafkaSinkConfig;
+  return kafkaSinkConfig({ topic: 'unused', connection_timeout_ms: 3000, ...extra });
 }
 
 const record = (topic: string, value: string) => ({

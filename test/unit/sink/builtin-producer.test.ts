@@ -4,7 +4,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Value } from '@sinclair/typebox/value';
 import kafkajs from 'kafkajs';
 import {
   BrokerAuthError,
@@ -24,8 +23,9 @@ import {
 } from '../../../src/sink/builtin-producer.ts';
 import { type ClassifyContext, classifySendError, ProducerFailure } from '../../../src/sink/classify.ts';
 import type { Batch } from '../../../src/sink/producer-port.ts';
-import { type KafkaSinkConfig, KafkaSinkSchema } from '../../../src/sink/sink-config.ts';
+import type { KafkaSinkConfig } from '../../../src/sink/sink-config.ts';
 import { brokerError, WireError } from '../../../src/sink/wire/protocol.ts';
+import { kafkaSinkConfig } from '../../support/sink-config.ts';
 import { int32, metadataAnswer, reply, startFakeBroker, str } from './wire/fake-broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logferry-builtin-unit-'));
@@ -38,14 +38,12 @@ const file = (name: string, text: string) => {
 };
 
 function sink(extra: Record<string, unknown>): KafkaSinkConfig {
-  const v = Value.Default(KafkaSinkSchema, {
+  return kafkaSinkConfig({
     brokers: ['kafka-1:9093', 'kafka-2:9093'],
     topic: 'logs',
     client: 'builtin',
     ...extra,
   });
-  assert.ok(Value.Check(KafkaSinkSchema, v), JSON.stringify([...Value.Errors(KafkaSinkSchema, v)][0]));
-  return v as KafkaSinkConfig;
 }
 
 const settings = (extra: Record<string, unknown>) => connectionSettings(sink(extra));
