@@ -393,9 +393,6 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     const n = offsets.length;
     const base = chunk.rawBase ?? 0;
     const ts = chunk.readAt;
-    file.decoder.countPassed(n);
-    file.enricher.countLineRecords(n);
-    this.stats.events += n;
     chunk.refs += n;
     const batcher = this.#batcher;
     let cost = 0;
@@ -403,6 +400,14 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       const offset = offsets[i] as number;
       cost += batcher.addLine(route, chunk, ts, raw, offset - base, (ends[i] as number) - base, offset);
     }
+    this.#countLineRecords(file, n, cost);
+  }
+
+  /** What `decode` + `#emit` count for `n` records the byte path added, `cost` as the Batcher counted. */
+  #countLineRecords(file: FileState, n: number, cost: number): void {
+    file.decoder.countPassed(n);
+    file.enricher.countLineRecords(n);
+    this.stats.events += n;
     this.#memory.charge(cost + n * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD));
   }
 
@@ -434,13 +439,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       const route = criLine.stderr ? routes.err : routes.out;
       cost += batcher.addLine(route, chunk, criLine.ts, raw, criLine.content, end, offset);
     }
-    const taken = i - from;
-    if (taken > 0) {
-      file.decoder.countPassed(taken);
-      file.enricher.countLineRecords(taken);
-      this.stats.events += taken;
-      this.#memory.charge(cost + taken * (RECORD_OVERHEAD_BYTES - RECORD_OVERHEAD));
-    }
+    if (i > from) this.#countLineRecords(file, i - from, cost);
     return i;
   }
 

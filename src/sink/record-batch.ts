@@ -266,22 +266,6 @@ export function frameRecordBatchParts(
 }
 
 /**
- * Frames a records section (already compressed when `codec` is not `none`) as one record batch in
- * one new Buffer: the header, then the records, with the CRC set.
- */
-export function frameRecordBatch(
-  records: Uint8Array,
-  count: number,
-  codec: CodecName,
-  header: RecordBatchHeader,
-): Buffer {
-  const section = Buffer.isBuffer(records)
-    ? records
-    : Buffer.from(records.buffer, records.byteOffset, records.byteLength);
-  return Buffer.concat(frameRecordBatchParts([section], count, codec, header));
-}
-
-/**
  * A batch whose records were encoded as they were added (EncodingBuilder), so the records' JSON
  * strings die young instead of waiting in the open batch and the send queue: what waits is one
  * Buffer. Only batches whose records share one key are prepared (one key means one partition,

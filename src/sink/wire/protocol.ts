@@ -351,16 +351,6 @@ export interface ProducePartition {
   parts: readonly Buffer[];
 }
 
-/** Bytes of a Produce v8 request's body for one topic. */
-export function produceBodyBytes(topic: string, parts: readonly ProducePartition[]): number {
-  let n = 2 + 2 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4;
-  for (const p of parts) {
-    n += 4 + 4;
-    for (const part of p.parts) n += part.length;
-  }
-  return n;
-}
-
 export function writeProduceRequest(
   w: RequestWriter,
   acks: number,

@@ -9,13 +9,14 @@ import { compressionStats } from '../../../src/sink/codecs/index.ts';
 import { oversizedRecords } from '../../../src/sink/dead-letter.ts';
 import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
 import {
+  type CodecName,
   decodeRecordValues,
   EncoderPool,
   EncodingBuilder,
-  frameRecordBatch,
   frameRecordBatchParts,
   PreparedBatch,
   RECORD_BATCH_HEADER,
+  type RecordBatchHeader,
   RecordsEncoder,
 } from '../../../src/sink/record-batch.ts';
 
@@ -36,6 +37,11 @@ function decode(framed: Buffer) {
 }
 
 const header = { producerId: 42n, producerEpoch: 3, baseSequence: 7, timestamp: 1_764_000_000_123 };
+
+/** A record batch in one Buffer, for the decoders. */
+function frameRecordBatch(records: Buffer, count: number, codec: CodecName, h: RecordBatchHeader): Buffer {
+  return Buffer.concat(frameRecordBatchParts([records], count, codec, h));
+}
 
 test('records round-trip through an independent decoder, with the header fields set', () => {
   const values = ['{"a":1}', 'x'.repeat(300), '', '{"msg":"grüße, 日本語 and 🙂"}'];
