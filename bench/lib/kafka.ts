@@ -39,10 +39,27 @@ export class BenchKafka {
 
   /** Records in the topic: the sum over partitions of (high watermark - log start). */
   async count(topic: string): Promise<number> {
-    const parts = await this.#admin.fetchTopicOffsets(topic);
+    const parts = await this.#offsets(topic);
     let n = 0;
     for (const p of parts) n += Number(p.high) - Number(p.low);
     return n;
+  }
+
+  /**
+   * A topic's offsets. Right after its creation a broker may still answer NOT_LEADER_FOR_PARTITION
+   * (its metadata named the leader before the partition was ready there): retriable errors are
+   * retried every 200 ms for up to 10 s.
+   */
+  async #offsets(topic: string): Promise<Array<{ high: string; low: string }>> {
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      try {
+        return await this.#admin.fetchTopicOffsets(topic);
+      } catch (err) {
+        if (!(err as { retriable?: boolean }).retriable || performance.now() > deadline) throw err;
+        await sleep(200);
+      }
+    }
   }
 
   /**

@@ -5,6 +5,9 @@
  * (see `LineValueWriter`): no string per line, no escaping pass of its own, no UTF-8 encoding.
  */
 
+import { byteArena } from '../model/byte-arena.ts';
+import { JSON_ESCAPE_WASM } from './json-escape-wasm.ts';
+
 /** Per byte: 0 copied as it is, 1 escaped, 2 the lead or continuation of a UTF-8 sequence. */
 const CLASS = new Uint8Array(256);
 for (let c = 0; c < 0x20; c++) CLASS[c] = 1;
@@ -32,23 +35,70 @@ export function jsonStringMaxBytes(n: number): number {
  */
 export let jsonStringUnitsDelta = 0;
 
-// DataViews of the last source and destination: four bytes are checked and copied at a time.
+interface WasmEscaper {
+  escape(i: number, end: number, p: number): number;
+  unitsDelta(i: number, end: number): number;
+}
+
+/**
+ * The WebAssembly escaper (json-escape.wat: 16 bytes at a time), used when the source and the
+ * destination are both in the byte arena; undefined without an arena or without WebAssembly SIMD.
+ * Its tables (each byte's escape sequence and length) are written into the arena here.
+ */
+function loadWasmEscaper(): WasmEscaper | undefined {
+  if (byteArena === undefined) return undefined;
+  try {
+    const module = new WebAssembly.Module(Buffer.from(JSON_ESCAPE_WASM, 'base64'));
+    const tab = byteArena.reserve(256 * 8 + 256);
+    if (tab < 0) return undefined;
+    const table = new Uint8Array(byteArena.buffer, tab, 256 * 8 + 256);
+    for (let c = 0; c < 256; c++) {
+      const seq =
+        c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : '';
+      for (let k = 0; k < seq.length; k++) table[c * 8 + k] = seq.charCodeAt(k);
+      table[256 * 8 + c] = seq.length;
+    }
+    const instance = new WebAssembly.Instance(module, {
+      arena: { memory: byteArena.memory, tab: new WebAssembly.Global({ value: 'i32', mutable: false }, tab) },
+    });
+    return instance.exports as unknown as WasmEscaper;
+  } catch {
+    return undefined;
+  }
+}
+
+const wasm = loadWasmEscaper();
+const arenaBuffer = wasm === undefined ? undefined : byteArena?.buffer;
+
+/** Whether the WebAssembly escaper is in use for buffers of the byte arena (tests, benchmarks). */
+export const wasmEscaperLoaded = wasm !== undefined;
+
+// DataViews of the last source and destination: four bytes are checked and copied at a time; and
+// their offsets in the byte arena (-1: not in it).
 let srcArray: Uint8Array | undefined;
 let srcView: DataView = new DataView(new ArrayBuffer(0));
+let srcBase = -1;
 let dstArray: Uint8Array | undefined;
 let dstView: DataView = new DataView(new ArrayBuffer(0));
+let dstBase = -1;
 
 function viewOf(a: Uint8Array): DataView {
   return new DataView(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function arenaOffset(a: Uint8Array): number {
+  return a.buffer === arenaBuffer ? a.byteOffset : -1;
 }
 
 /**
  * Writes `src[start, end)` (valid UTF-8) at `dst[p]` as a JSON string with its quotes, escaped as
  * JSON.stringify escapes; returns the position after it.
  *
- * Four bytes at a time while none of them needs a look (SWAR: a byte below 0x20, a quote, a
- * backslash or a high bit shows as a set 0x80 bit in its lane), byte by byte otherwise: about
- * twice as fast as a byte loop on log lines.
+ * When both buffers are in the byte arena, the WebAssembly escaper does it, 16 bytes at a time
+ * (it may write up to 16 bytes past the returned position, so it is used only when `dst` has room
+ * for the worst case and 16 more). Otherwise JavaScript: four bytes at a time while none of them
+ * needs a look (SWAR: a byte below 0x20, a quote, a backslash or a high bit shows as a set 0x80 bit
+ * in its lane), byte by byte otherwise: about twice as fast as a byte loop on log lines.
  */
 export function writeJsonString(
   dst: Uint8Array,
@@ -60,10 +110,19 @@ export function writeJsonString(
   if (src !== srcArray) {
     srcArray = src;
     srcView = viewOf(src);
+    srcBase = arenaOffset(src);
   }
   if (dst !== dstArray) {
     dstArray = dst;
     dstView = viewOf(dst);
+    dstBase = arenaOffset(dst);
+  }
+  // Both in the arena, and room for the escaper's 16-byte stores past the end: in WebAssembly.
+  if (srcBase >= 0 && dstBase >= 0 && dst.length - p >= 6 * (end - start) + 18) {
+    const w = wasm as WasmEscaper;
+    const r = w.escape(srcBase + start, srcBase + end, dstBase + p);
+    jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
+    return (r & 0x7fffffff) - dstBase;
   }
   const sv = srcView;
   const dv = dstView;

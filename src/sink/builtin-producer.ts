@@ -177,7 +177,8 @@ export class BuiltinProducer implements ProducerPort {
   readonly #sequences = new Map<string, number>();
   /** What a batch was sent as at its first attempt, for its retries. */
   readonly #encoded = new WeakMap<Batch, EncodedBatch>();
-  readonly #encoder = new RecordsEncoder();
+  /** For batches given as lists of records; made on first use, released on disconnect. */
+  #encoder: RecordsEncoder | undefined;
   /** Topics whose batches mix keys: their records are kept as they are and encoded at send time. */
   readonly #mixedTopics = new Set<string>();
   /** Encoders of open batches, reused across batches (made at the first batch, sized by it). */
@@ -469,6 +470,7 @@ export class BuiltinProducer implements ProducerPort {
     }
     // The encoder's buffer is reused: sends encode one after another (send's turn chain), and the
     // view is compressed or copied before the next one starts.
+    this.#encoder ??= new RecordsEncoder();
     return this.#frame(this.#encoder.encodeRecords(batch, indexes, count), count, header, true);
   }
 
@@ -517,6 +519,10 @@ export class BuiltinProducer implements ProducerPort {
     this.#cluster = undefined;
     this.#topics.clear();
     cluster?.close();
+    // The encoders' buffers go back to the byte arena; a batch still compressing keeps its own.
+    this.#encoders?.drain();
+    this.#encoder?.release();
+    this.#encoder = undefined;
   }
 
   #failure(err: unknown, topic: string): ProducerFailure {

@@ -21,6 +21,7 @@
  */
 
 import { jsonStringMaxBytes } from '../enrich/json-bytes.ts';
+import { allocBytes, freeBytes } from '../model/byte-arena.ts';
 import type { LineChunk } from '../model/line-chunk.ts';
 import type { LineRoute, OutRecord } from '../model/record.ts';
 import { crc32c } from '../spool/crc32c.ts';
@@ -33,6 +34,7 @@ export type CodecName = keyof typeof CODEC_ID;
 
 /** Bytes before the records: baseOffset .. recordCount. */
 export const RECORD_BATCH_HEADER = 61;
+const EMPTY = Buffer.alloc(0);
 const CRC_OFFSET = 17;
 const ATTRIBUTES_OFFSET = 21;
 
@@ -68,8 +70,16 @@ export class RecordsEncoder {
   #pos = 0;
   #largest = 0;
 
+  /** Its buffer is taken from the byte arena (see model/byte-arena.ts) when there is room. */
   constructor(initialBytes = 1 << 20) {
-    this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#buf = allocBytes(initialBytes);
+  }
+
+  /** Gives its buffer back to the byte arena: for an encoder no longer used. */
+  release(): void {
+    freeBytes(this.#buf);
+    this.#buf = EMPTY;
+    this.#pos = 0;
   }
 
   /** Empties it for the next batch; the buffer (grown or not) is kept. */
@@ -227,8 +237,9 @@ export class RecordsEncoder {
   #ensure(extra: number): void {
     const need = this.#pos + extra;
     if (need <= this.#buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(need, 2 * this.#buf.length));
+    const bigger = allocBytes(Math.max(need, 2 * this.#buf.length));
     this.#buf.copy(bigger, 0, 0, this.#pos);
+    freeBytes(this.#buf);
     this.#buf = bigger;
   }
 }
@@ -403,6 +414,13 @@ export class EncoderPool {
 
   give(encoder: RecordsEncoder): void {
     if (this.#free.length < this.#max) this.#free.push(encoder);
+    else encoder.release();
+  }
+
+  /** Releases the idle encoders' buffers (the producer is closing). */
+  drain(): void {
+    for (const encoder of this.#free) encoder.release();
+    this.#free.length = 0;
   }
 
   /** Encoders waiting to be taken. */

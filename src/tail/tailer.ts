@@ -22,6 +22,7 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type CheckpointEntry, CheckpointStore, type LoadProblem } from '../checkpoint/checkpoint-store.ts';
 import { FileWatermark, type MarkedOffset } from '../checkpoint/watermark.ts';
+import { allocBytes, freeBytes } from '../model/byte-arena.ts';
 import { type Clock, systemClock } from '../model/clock.ts';
 import { TailConfigError } from '../model/errors.ts';
 import type { ChunkAcknowledger, ChunkSink, LineChunk } from '../model/line-chunk.ts';
@@ -229,6 +230,8 @@ export class Tailer implements ChunkAcknowledger {
     this.#watcher.close();
     if (this.#scanRunning) await this.#scanRunning.catch(() => undefined);
     if (this.#activeReads > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    for (const b of this.#readBuffers) freeBytes(b);
+    this.#readBuffers.length = 0;
     for (const tf of this.#files.values()) {
       if (tf.timer !== undefined) this.#clock.clearTimeout(tf.timer);
       await this.#closeFile(tf);
@@ -910,8 +913,10 @@ export class Tailer implements ChunkAcknowledger {
       tf.wideRead = emitted === 0 && !atEnd;
       // Nothing made from the buffer refers to it once written (lines are decoded copies, `raw` is
       // read during write only), so it can be reused.
-      if (pooled !== undefined && this.#readBuffers.length < this.#settings.read_concurrency)
-        this.#readBuffers.push(pooled);
+      if (pooled !== undefined) {
+        if (this.#readBuffers.length < this.#settings.read_concurrency) this.#readBuffers.push(pooled);
+        else freeBytes(pooled);
+      }
       if (!atEnd) return true;
     }
     if (tf.state !== 'active') this.#checkGone(tf, now);
@@ -920,7 +925,10 @@ export class Tailer implements ChunkAcknowledger {
 
   #takeReadBuffer(size: number): Buffer {
     const b = this.#readBuffers.pop();
-    return b !== undefined && b.length === size ? b : Buffer.allocUnsafeSlow(size);
+    if (b !== undefined && b.length === size) return b;
+    if (b !== undefined) freeBytes(b);
+    // From the byte arena: the line path's escaper reads lines there in place.
+    return allocBytes(size);
   }
 
   #partialFlushDue(tf: TrackedFile, now: number): boolean {

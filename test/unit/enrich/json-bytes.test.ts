@@ -4,90 +4,120 @@ import {
   decimalBytes,
   jsonStringMaxBytes,
   jsonStringUnitsDelta,
+  wasmEscaperLoaded,
   writeDecimal,
   writeJsonString,
 } from '../../../src/enrich/json-bytes.ts';
+import { type ByteArena, byteArena } from '../../../src/model/byte-arena.ts';
 
-/** Writes `s`, placed at `at` in a source with bytes around it, at `to` in the destination. */
-function viaBytes(s: string, at = 0, to = 2): { text: string; units: number } {
-  const bytes = Buffer.from(s);
-  const src = Buffer.alloc(at + bytes.length + 5, 0x22);
-  bytes.copy(src, at);
-  const dst = Buffer.alloc(to + jsonStringMaxBytes(bytes.length) + 4, 0xaa);
-  const end = writeJsonString(dst, to, src, at, at + bytes.length);
-  assert.equal(dst[to - 1], 0xaa, 'nothing written before the position');
-  assert.equal(dst[end], 0xaa, 'nothing written after the returned position');
-  return { text: dst.toString('utf8', to, end), units: end - to + jsonStringUnitsDelta };
+/** Where the buffers are: ordinary Buffers (the JavaScript escaper) or the byte arena (WebAssembly). */
+type Place = 'JavaScript' | 'WebAssembly';
+
+/** Room the WebAssembly escaper may write past its end. */
+const WASM_SLACK = 16;
+
+function bytesIn(place: Place, size: number, fill: number): Buffer {
+  if (place === 'JavaScript') return Buffer.alloc(size, fill);
+  const buf = (byteArena as ByteArena).alloc(size);
+  assert.ok((byteArena as ByteArena).contains(buf), 'the arena has room');
+  return buf.fill(fill);
 }
 
-test('every single character 0-0x7f is written as JSON.stringify writes it', () => {
-  for (let c = 0; c < 0x80; c++) {
-    const s = `a${String.fromCharCode(c)}b`;
-    assert.equal(viaBytes(s).text, JSON.stringify(s), `char ${c}`);
+/** Writes `s`, placed at `at` in a source with bytes around it, at `to` in the destination. */
+function viaBytes(place: Place, s: string, at = 0, to = 2): { text: string; units: number } {
+  const bytes = Buffer.from(s);
+  const src = bytesIn(place, at + bytes.length + 5, 0x22);
+  bytes.copy(src, at);
+  const slack = place === 'WebAssembly' ? WASM_SLACK : 0;
+  const dst = bytesIn(place, to + jsonStringMaxBytes(bytes.length) + slack + 4, 0xaa);
+  const end = writeJsonString(dst, to, src, at, at + bytes.length);
+  assert.equal(dst[to - 1], 0xaa, 'nothing written before the position');
+  for (let k = end + slack; k < dst.length; k++)
+    assert.equal(dst[k], 0xaa, 'nothing written after the slack');
+  const out = { text: dst.toString('utf8', to, end), units: end - to + jsonStringUnitsDelta };
+  if (place === 'WebAssembly') {
+    byteArena?.free(src);
+    byteArena?.free(dst);
   }
+  return out;
+}
+
+test('the WebAssembly escaper is loaded on this Node (SIMD and an arena)', () => {
+  assert.ok(wasmEscaperLoaded);
 });
 
-test('UTF-8 of 2, 3 and 4 bytes is copied; the UTF-16 length of the output is what stringify gives', () => {
-  const samples = [
-    '',
-    'plain',
-    'grüße',
-    '日本語のログ',
-    '🙂 and 🙃, "quoted" \\ and \t',
-    '\u2028\u2029 separators are not escaped',
-    'ünïcödé\u0000\u001f\u007f',
-    '𝄞'.repeat(50),
-  ];
-  for (const s of samples) {
-    const { text, units } = viaBytes(s);
-    assert.equal(text, JSON.stringify(s));
-    assert.equal(units, JSON.stringify(s).length, `units of ${s}`);
-  }
-});
-
-test('random strings of every kind of code point match JSON.stringify', () => {
-  let seed = 7;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  const ranges = [
-    [0, 0x20],
-    [0x20, 0x80],
-    [0x80, 0x800],
-    [0x800, 0xd800],
-    [0xe000, 0x10000],
-    [0x10000, 0x110000],
-  ] as const;
-  for (let i = 0; i < 2000; i++) {
-    let s = '';
-    const len = rnd(40);
-    for (let k = 0; k < len; k++) {
-      const [lo, hi] = ranges[rnd(ranges.length)] as readonly [number, number];
-      s += String.fromCodePoint(lo + rnd(hi - lo));
+for (const place of ['JavaScript', 'WebAssembly'] as const) {
+  test(`${place}: every single character 0-0x7f is written as JSON.stringify writes it`, () => {
+    for (let c = 0; c < 0x80; c++) {
+      const s = `a${String.fromCharCode(c)}b`;
+      assert.equal(viaBytes(place, s).text, JSON.stringify(s), `char ${c}`);
     }
-    const { text, units } = viaBytes(s, rnd(9), 1 + rnd(9));
-    assert.equal(text, JSON.stringify(s));
-    assert.equal(units, JSON.stringify(s).length);
-  }
-});
+  });
 
-test('runs of plain text of every length and alignment, with one byte to escape anywhere', () => {
-  for (let len = 0; len < 24; len++)
-    for (let at = 0; at < 4; at++)
-      for (const special of ['', '"', '\\', '\n', '\u0000', '\u001f', 'é', '🙂', '\u007f', ' ']) {
-        for (let pos = 0; pos <= len; pos++) {
-          const s = 'a'.repeat(pos) + special + 'b'.repeat(len - pos);
-          assert.equal(viaBytes(s, at, 1 + (len % 4)).text, JSON.stringify(s));
-        }
+  test(`${place}: UTF-8 of 2, 3 and 4 bytes is copied; the UTF-16 length of the output is what stringify gives`, () => {
+    const samples = [
+      '',
+      'plain',
+      'grüße',
+      '日本語のログ',
+      '🙂 and 🙃, "quoted" \\ and \t',
+      '\u2028\u2029 separators are not escaped',
+      'ünïcödé\u0000\u001f\u007f',
+      '𝄞'.repeat(50),
+    ];
+    for (const s of samples) {
+      const { text, units } = viaBytes(place, s);
+      assert.equal(text, JSON.stringify(s));
+      assert.equal(units, JSON.stringify(s).length, `units of ${s}`);
+    }
+  });
+
+  test(`${place}: random strings of every kind of code point match JSON.stringify`, () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const ranges = [
+      [0, 0x20],
+      [0x20, 0x80],
+      [0x80, 0x800],
+      [0x800, 0xd800],
+      [0xe000, 0x10000],
+      [0x10000, 0x110000],
+    ] as const;
+    for (let i = 0; i < 2000; i++) {
+      let s = '';
+      const len = rnd(40);
+      for (let k = 0; k < len; k++) {
+        const [lo, hi] = ranges[rnd(ranges.length)] as readonly [number, number];
+        s += String.fromCodePoint(lo + rnd(hi - lo));
       }
-});
+      const { text, units } = viaBytes(place, s, rnd(9), 1 + rnd(9));
+      assert.equal(text, JSON.stringify(s));
+      assert.equal(units, JSON.stringify(s).length);
+    }
+  });
 
-test('a worst-case line (every byte escaped as \\u00XX) fits jsonStringMaxBytes', () => {
-  const src = Buffer.alloc(100, 1);
-  const dst = Buffer.alloc(jsonStringMaxBytes(100));
-  assert.equal(writeJsonString(dst, 0, src, 0, 100), dst.length);
-});
+  test(`${place}: runs of plain text of every length and alignment, with one byte to escape anywhere`, () => {
+    for (let len = 0; len < 24; len++)
+      for (let at = 0; at < 4; at++)
+        for (const special of ['', '"', '\\', '\n', '\u0000', '\u001f', 'é', '🙂', '\u007f', ' ']) {
+          for (let pos = 0; pos <= len; pos++) {
+            const s = 'a'.repeat(pos) + special + 'b'.repeat(len - pos);
+            assert.equal(viaBytes(place, s, at, 1 + (len % 4)).text, JSON.stringify(s));
+          }
+        }
+  });
+
+  test(`${place}: a worst-case line (every byte escaped as \\u00XX) fits jsonStringMaxBytes`, () => {
+    const slack = place === 'WebAssembly' ? WASM_SLACK : 0;
+    const src = bytesIn(place, 100, 1);
+    const dst = bytesIn(place, jsonStringMaxBytes(100) + slack, 0);
+    assert.equal(writeJsonString(dst, 0, src, 0, 100), dst.length - slack);
+    assert.equal(dst.toString('latin1', 0, dst.length - slack), JSON.stringify('\u0001'.repeat(100)));
+  });
+}
 
 test('decimals of every width up to 2^53', () => {
   const values = [

@@ -1,0 +1,74 @@
+;; The JSON string escaper of json-bytes.ts in WebAssembly with 128-bit SIMD: the source of
+;; json-escape-wasm.ts (regenerate it with `node scripts/build-wasm.ts`; a test checks it is current).
+;;
+;; Memory is the byte arena's (model/byte-arena.ts), imported. `$tab` is the offset of two tables
+;; the caller fills: 256 entries of 8 bytes, the escape sequence of each byte value, then 256 bytes,
+;; the length of that sequence (0 for a byte copied as it is).
+(module
+  (import "arena" "memory" (memory 1))
+  (import "arena" "tab" (global $tab i32))
+
+  ;; Writes src[$i, $end) at $p as a JSON string with its quotes, escaped as JSON.stringify escapes
+  ;; valid UTF-8, and returns the position after it, with bit 31 set when a byte of 0x80 or more was
+  ;; read (the caller then asks `unitsDelta`). Sixteen bytes are read and stored at a time; the
+  ;; position moves past the clean ones only, so the bytes after an escaped one are written again.
+  ;; It reads up to 15 bytes after $end and writes up to 16 bytes after the returned position.
+  (func (export "escape") (param $i i32) (param $end i32) (param $p i32) (result i32)
+    (local $v v128) (local $m i32) (local $rem i32) (local $c i32) (local $hi v128)
+    (i32.store8 (local.get $p) (i32.const 0x22))
+    (local.set $p (i32.add (local.get $p) (i32.const 1)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $v (v128.load align=1 (local.get $i)))
+        (v128.store align=1 (local.get $p) (local.get $v))
+        ;; lanes to escape: a quote, a backslash, a byte below 0x20
+        (local.set $m (i8x16.bitmask
+          (v128.or
+            (v128.or
+              (i8x16.eq (local.get $v) (i8x16.splat (i32.const 0x22)))
+              (i8x16.eq (local.get $v) (i8x16.splat (i32.const 0x5c))))
+            (i8x16.lt_u (local.get $v) (i8x16.splat (i32.const 0x20))))))
+        ;; fewer than 16 bytes left: a stop at the end
+        (local.set $rem (i32.sub (local.get $end) (local.get $i)))
+        (if (i32.lt_u (local.get $rem) (i32.const 16))
+          (then (local.set $m (i32.or (local.get $m) (i32.shl (i32.const 1) (local.get $rem))))))
+        (local.set $hi (v128.or (local.get $hi) (local.get $v)))
+        (if (i32.eqz (local.get $m))
+          (then
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $next)))
+        (local.set $c (i32.ctz (local.get $m)))
+        (local.set $i (i32.add (local.get $i) (local.get $c)))
+        (local.set $p (i32.add (local.get $p) (local.get $c)))
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $c (i32.load8_u (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (i64.store align=1 (local.get $p)
+          (i64.load align=1 (i32.add (global.get $tab) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $p (i32.add (local.get $p)
+          (i32.load8_u offset=2048 (i32.add (global.get $tab) (local.get $c)))))
+        (br $next)))
+    (i32.store8 (local.get $p) (i32.const 0x22))
+    (local.set $p (i32.add (local.get $p) (i32.const 1)))
+    (if (result i32) (i8x16.bitmask (local.get $hi))
+      (then (i32.or (local.get $p) (i32.const 0x80000000)))
+      (else (local.get $p))))
+
+  ;; UTF-16 units minus bytes of the valid UTF-8 src[$i, $end): -1 per continuation byte
+  ;; (10xxxxxx), +1 per lead of a 4-byte sequence (11110xxx, two units).
+  (func (export "unitsDelta") (param $i i32) (param $end i32) (result i32)
+    (local $d i32) (local $c i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $c (i32.load8_u (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.eq (i32.and (local.get $c) (i32.const 0xc0)) (i32.const 0x80))
+          (then (local.set $d (i32.sub (local.get $d) (i32.const 1))))
+          (else (if (i32.ge_u (local.get $c) (i32.const 0xf0))
+            (then (local.set $d (i32.add (local.get $d) (i32.const 1)))))))
+        (br $next)))
+    (local.get $d))
+)
