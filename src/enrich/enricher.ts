@@ -18,7 +18,7 @@ import { EnrichConfigError } from '../model/errors.ts';
 import type { LineRoute, LineValueWriter, OutRecord, ParsedEvent } from '../model/record.ts';
 import type { EnrichSettings, EnrichSource } from './enrich-config.ts';
 import { expandEnv } from './env-expand.ts';
-import { jsonStringUnitsDelta, writeDecimal, writeJsonString } from './json-bytes.ts';
+import { jsonStringUnitsDelta, writeDecimal, writeJsonString, writeLineValue } from './json-bytes.ts';
 import { kubernetesFromPath } from './path-metadata.ts';
 import {
   type BoundTemplate,
@@ -268,6 +268,24 @@ class LineWriter implements LineValueWriter {
       this.#headMs = ts;
     }
     const head = this.#head;
+    // In WebAssembly when the line and the batch are in the byte arena (the usual case).
+    const end2 = writeLineValue(
+      dst,
+      pos,
+      raw,
+      start,
+      end,
+      offset,
+      head,
+      this.#mid,
+      this.#idHead,
+      this.#tail,
+      this.fixedBytes,
+    );
+    if (end2 >= 0) {
+      this.lastUnits = end2 - pos + jsonStringUnitsDelta + this.#unitsDelta;
+      return end2;
+    }
     dst.set(head, pos);
     let p = writeJsonString(dst, pos + head.length, raw, start, end);
     const delta = jsonStringUnitsDelta;

@@ -38,6 +38,7 @@ export let jsonStringUnitsDelta = 0;
 interface WasmEscaper {
   escape(i: number, end: number, p: number): number;
   unitsDelta(i: number, end: number): number;
+  value(p: number, i: number, end: number, offset: number, pieces: number): number;
 }
 
 /**
@@ -180,6 +181,97 @@ export function writeJsonString(
   dst[p++] = 0x22;
   jsonStringUnitsDelta = delta;
   return p;
+}
+
+// The pieces of the last `writeLineValue` in the arena: eight i32 (address and length of head,
+// mid, id and tail), a slot for the head (it changes every millisecond), then mid, id and tail.
+const PIECE_TABLE = 32;
+const HEAD_SLOT = 64;
+let piecesBuf: Buffer | undefined;
+let piecesTable: Int32Array = new Int32Array(8);
+let lastHead: Uint8Array | undefined;
+let lastMid: Uint8Array | undefined;
+let lastId: Uint8Array | undefined;
+let lastTail: Uint8Array | undefined;
+
+/** Places the pieces in the arena (when they changed); false when the arena has no room. */
+function placePieces(head: Uint8Array, mid: Uint8Array, id: Uint8Array, tail: Uint8Array): boolean {
+  if (mid !== lastMid || id !== lastId || tail !== lastTail) {
+    const size = PIECE_TABLE + HEAD_SLOT + mid.length + id.length + tail.length;
+    if (piecesBuf === undefined || piecesBuf.length < size) {
+      if (piecesBuf !== undefined) byteArena?.free(piecesBuf);
+      piecesBuf = undefined;
+      lastMid = undefined;
+      const buf = byteArena?.alloc(Math.max(size, 4096));
+      if (buf === undefined || buf.buffer !== arenaBuffer) return false;
+      piecesBuf = buf;
+      piecesTable = new Int32Array(buf.buffer, buf.byteOffset, 8);
+    }
+    const base = piecesBuf.byteOffset;
+    let at = PIECE_TABLE + HEAD_SLOT;
+    piecesBuf.set(mid, at);
+    piecesTable[2] = base + at;
+    piecesTable[3] = mid.length;
+    at += mid.length;
+    piecesBuf.set(id, at);
+    piecesTable[4] = base + at;
+    piecesTable[5] = id.length;
+    at += id.length;
+    piecesBuf.set(tail, at);
+    piecesTable[6] = base + at;
+    piecesTable[7] = tail.length;
+    lastMid = mid;
+    lastId = id;
+    lastTail = tail;
+    lastHead = undefined;
+  }
+  if (head !== lastHead) {
+    const buf = piecesBuf as Buffer;
+    if (head.length > HEAD_SLOT) return false;
+    buf.set(head, PIECE_TABLE);
+    piecesTable[0] = buf.byteOffset + PIECE_TABLE;
+    piecesTable[1] = head.length;
+    lastHead = head;
+  }
+  return true;
+}
+
+/**
+ * Writes a bare line's record value at `dst[p]` in WebAssembly: `head`, `src[start, end)` as a JSON
+ * string, `mid`, `offset` in decimal, `id`, `offset` again, `tail` (the pieces of enrich's
+ * LineWriter). Returns the position after it, with `jsonStringUnitsDelta` set for the line's bytes;
+ * or -1, having written nothing, when the buffers are not both in the byte arena or `dst` lacks
+ * room for the worst case (`room` bytes beside the line's) plus 16: the caller then writes it.
+ */
+export function writeLineValue(
+  dst: Uint8Array,
+  p: number,
+  src: Uint8Array,
+  start: number,
+  end: number,
+  offset: number,
+  head: Uint8Array,
+  mid: Uint8Array,
+  id: Uint8Array,
+  tail: Uint8Array,
+  room: number,
+): number {
+  if (src !== srcArray) {
+    srcArray = src;
+    srcView = viewOf(src);
+    srcBase = arenaOffset(src);
+  }
+  if (dst !== dstArray) {
+    dstArray = dst;
+    dstView = viewOf(dst);
+    dstBase = arenaOffset(dst);
+  }
+  if (srcBase < 0 || dstBase < 0 || dst.length - p < room + 6 * (end - start) + 18) return -1;
+  if (!placePieces(head, mid, id, tail)) return -1;
+  const w = wasm as WasmEscaper;
+  const r = w.value(dstBase + p, srcBase + start, srcBase + end, offset, (piecesBuf as Buffer).byteOffset);
+  jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
+  return (r & 0x7fffffff) - dstBase;
 }
 
 /** Bytes of a non-negative integer below 2^53 in decimal. */

@@ -13,7 +13,7 @@
   ;; read (the caller then asks `unitsDelta`). Sixteen bytes are read and stored at a time; the
   ;; position moves past the clean ones only, so the bytes after an escaped one are written again.
   ;; It reads up to 15 bytes after $end and writes up to 16 bytes after the returned position.
-  (func (export "escape") (param $i i32) (param $end i32) (param $p i32) (result i32)
+  (func $escape (export "escape") (param $i i32) (param $end i32) (param $p i32) (result i32)
     (local $v v128) (local $m i32) (local $rem i32) (local $c i32) (local $hi v128)
     (i32.store8 (local.get $p) (i32.const 0x22))
     (local.set $p (i32.add (local.get $p) (i32.const 1)))
@@ -71,4 +71,44 @@
             (then (local.set $d (i32.add (local.get $d) (i32.const 1)))))))
         (br $next)))
     (local.get $d))
+
+  ;; A bare line's record value (enrich/enricher.ts LineWriter): head, the line as a JSON string,
+  ;; mid, the offset in decimal, id, the offset again, tail. $pieces points to eight i32: the
+  ;; address and length of head, mid, id and tail. Returns the position after it, bit 31 set as
+  ;; `escape` sets it (for the line's bytes only).
+  (func (export "value") (param $p i32) (param $i i32) (param $end i32) (param $offset f64) (param $pieces i32)
+    (result i32)
+    (local $r i32) (local $hi i32) (local $v i64) (local $n i32) (local $digits i32) (local $q i32)
+    (memory.copy (local.get $p) (i32.load (local.get $pieces)) (i32.load offset=4 (local.get $pieces)))
+    (local.set $r (call $escape (local.get $i) (local.get $end)
+      (i32.add (local.get $p) (i32.load offset=4 (local.get $pieces)))))
+    (local.set $hi (i32.and (local.get $r) (i32.const 0x80000000)))
+    (local.set $p (i32.and (local.get $r) (i32.const 0x7fffffff)))
+    (memory.copy (local.get $p) (i32.load offset=8 (local.get $pieces)) (i32.load offset=12 (local.get $pieces)))
+    (local.set $p (i32.add (local.get $p) (i32.load offset=12 (local.get $pieces))))
+    ;; the offset's digits, written backwards from the end of their width
+    (local.set $v (i64.trunc_f64_u (local.get $offset)))
+    (local.set $n (i32.const 1))
+    (block $counted
+      (loop $count
+        (br_if $counted (i64.lt_u (local.get $v) (i64.const 10)))
+        (local.set $v (i64.div_u (local.get $v) (i64.const 10)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $count)))
+    (local.set $digits (local.get $p))
+    (local.set $v (i64.trunc_f64_u (local.get $offset)))
+    (local.set $q (i32.add (local.get $p) (local.get $n)))
+    (loop $digit
+      (local.set $q (i32.sub (local.get $q) (i32.const 1)))
+      (i32.store8 (local.get $q) (i32.add (i32.const 48) (i32.wrap_i64 (i64.rem_u (local.get $v) (i64.const 10)))))
+      (local.set $v (i64.div_u (local.get $v) (i64.const 10)))
+      (br_if $digit (i64.ne (local.get $v) (i64.const 0))))
+    (local.set $p (i32.add (local.get $p) (local.get $n)))
+    (memory.copy (local.get $p) (i32.load offset=16 (local.get $pieces)) (i32.load offset=20 (local.get $pieces)))
+    (local.set $p (i32.add (local.get $p) (i32.load offset=20 (local.get $pieces))))
+    (memory.copy (local.get $p) (local.get $digits) (local.get $n))
+    (local.set $p (i32.add (local.get $p) (local.get $n)))
+    (memory.copy (local.get $p) (i32.load offset=24 (local.get $pieces)) (i32.load offset=28 (local.get $pieces)))
+    (local.set $p (i32.add (local.get $p) (i32.load offset=28 (local.get $pieces))))
+    (i32.or (local.get $p) (local.get $hi)))
 )

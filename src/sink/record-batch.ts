@@ -168,7 +168,7 @@ export class RecordsEncoder {
     const writer = route.writer;
     const keyBytes = route.keyBytes;
     const keyLength = keyBytes === null ? 0 : keyBytes.length;
-    this.#ensure(writer.fixedBytes + jsonStringMaxBytes(end - start) + keyLength + 32);
+    this.#ensure(writer.fixedBytes + jsonStringMaxBytes(end - start) + keyLength + 48);
     const buf = this.#buf;
     const at = this.#pos;
     // The value's length guessed from the unescaped line; corrected below if its varint is wider.

@@ -7,6 +7,7 @@ import {
   wasmEscaperLoaded,
   writeDecimal,
   writeJsonString,
+  writeLineValue,
 } from '../../../src/enrich/json-bytes.ts';
 import { type ByteArena, byteArena } from '../../../src/model/byte-arena.ts';
 
@@ -140,4 +141,54 @@ test('decimals of every width up to 2^53', () => {
     assert.equal(buf.toString('latin1', 1, end), String(v));
     assert.equal(decimalBytes(v), String(v).length);
   }
+});
+
+test('writeLineValue writes head, line, mid, offset, id, offset, tail in the arena; -1 elsewhere', () => {
+  const arena = byteArena as ByteArena;
+  const head = Buffer.from('{"@timestamp":"2026-11-26T22:00:00.000Z","message":');
+  const mid = Buffer.from(',"log":{"offset":');
+  const id = Buffer.from('},"event":{"id":"abc-');
+  const tail = Buffer.from('"}}');
+  const room = head.length + mid.length + id.length + tail.length + 32;
+  const lines = ['', 'plain', 'a "quoted" \\ line\twith\u0001 controls and ünïcödé 🙂', 'x'.repeat(70)];
+  const offsets = [0, 9, 10, 12345, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER];
+  for (const line of lines)
+    for (const offset of offsets) {
+      const bytes = Buffer.from(line);
+      const src = arena.alloc(bytes.length + 3);
+      bytes.copy(src, 3);
+      const dst = arena.alloc(room + 6 * bytes.length + 18 + 5).fill(0xaa);
+      const end = writeLineValue(dst, 5, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room);
+      const expected = `${head}${JSON.stringify(line)}${mid}${offset}${id}${offset}${tail}`;
+      assert.equal(dst.toString('utf8', 5, end), expected);
+      assert.equal(end - 5 + jsonStringUnitsDelta, expected.length, 'UTF-16 length (ASCII pieces)');
+      assert.equal(dst[4], 0xaa, 'nothing written before the position');
+      // Not in the arena, or without room: nothing written.
+      const plain = Buffer.alloc(dst.length, 0xaa);
+      assert.equal(writeLineValue(plain, 5, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room), -1);
+      assert.ok(plain.every((b) => b === 0xaa));
+      assert.equal(writeLineValue(dst, 6, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room), -1);
+      arena.free(src);
+      arena.free(dst);
+    }
+});
+
+test('writeLineValue follows the pieces when they change (another file, another millisecond)', () => {
+  const arena = byteArena as ByteArena;
+  const src = arena.alloc(16);
+  src.write('line', 0);
+  const dst = arena.alloc(8192);
+  const pieces = (h: string, m: string, i: string, t: string) => [h, m, i, t].map((x) => Buffer.from(x));
+  const a = pieces('{"t":1,"m":', ',"o":', ',"id":"a-', '"}');
+  const b = pieces('{"t":2,"m":', ',"offset":', ',"id":"bb-', '","k8s":{"ns":"x"}}');
+  const c = [b[0], ...a.slice(1)];
+  const long = pieces('{"t":3,"m":', `,"labels":${JSON.stringify('y'.repeat(5000))},"o":`, ',"id":"c-', '"}');
+  for (const set of [a, b, c, a, long, a]) {
+    const [h, m, i, t] = set as [Buffer, Buffer, Buffer, Buffer];
+    const room = h.length + m.length + i.length + t.length + 32;
+    const end = writeLineValue(dst, 0, src, 0, 4, 42, h, m, i, t, room);
+    assert.equal(dst.toString('utf8', 0, end), `${h}"line"${m}42${i}42${t}`);
+  }
+  arena.free(src);
+  arena.free(dst);
 });
