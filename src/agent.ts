@@ -458,7 +458,9 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       this.#releaseRecords(batch.records);
       return;
     }
-    for (const chunk of batch.chunks) releaseChunk(chunk, this);
+    const { runChunks, runLengths } = batch;
+    for (let r = 0; r < runChunks.length; r++)
+      releaseChunk(runChunks[r] as LineChunk, this, runLengths[r] as number);
     this.#memory.release(batchCost(batch.bytes, batch.count));
   }
 

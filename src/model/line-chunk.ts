@@ -69,9 +69,13 @@ export function chunkLines(chunk: LineChunk): string[] {
   return lines;
 }
 
-/** Drops one reference; acknowledges the chunk when it was the last. Called once per reference. */
-export function releaseChunk(chunk: LineChunk, acknowledger: ChunkAcknowledger): void {
-  if (--chunk.refs === 0) acknowledger.ack(chunk);
+/**
+ * Drops `n` references (one by default); acknowledges the chunk when they were the last. Called
+ * once per reference, or once for several.
+ */
+export function releaseChunk(chunk: LineChunk, acknowledger: ChunkAcknowledger, n = 1): void {
+  chunk.refs -= n;
+  if (chunk.refs === 0) acknowledger.ack(chunk);
 }
 
 /** Where the tailer hands chunks. A returned promise means "stop reading until it settles" (backpressure). */

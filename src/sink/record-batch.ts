@@ -293,8 +293,13 @@ export class PreparedBatch implements Batch {
   readonly ready: Promise<void> | undefined;
   #parts: Buffer[] | undefined;
   readonly codec: CodecName;
-  /** `records[i].chunk`. */
-  readonly chunks: readonly LineChunk[];
+  /**
+   * The records' chunks as runs: records come in file order, so consecutive ones mostly share a
+   * chunk; `runChunks[r]` is the chunk of the next `runLengths[r]` records (one entry per run, not
+   * per record: the line path's per-record arrays were a third of its allocation).
+   */
+  readonly runChunks: readonly LineChunk[];
+  readonly runLengths: readonly number[];
   /** Bytes of the largest record in `section`, its framing included (for the size check). */
   readonly largestRecord: number;
   #records: OutRecord[] | undefined;
@@ -303,7 +308,7 @@ export class PreparedBatch implements Batch {
     topic: string,
     bytes: number,
     key: string | null,
-    chunks: readonly LineChunk[],
+    runs: ChunkRuns,
     payload: Buffer | Promise<Buffer[]>,
     largestRecord: number,
     codec: CodecName = 'none',
@@ -312,8 +317,9 @@ export class PreparedBatch implements Batch {
     this.topic = topic;
     this.bytes = bytes;
     this.key = key;
-    this.count = chunks.length;
-    this.chunks = chunks;
+    this.count = runs.count;
+    this.runChunks = runs.chunks;
+    this.runLengths = runs.lengths;
     if (payload instanceof Promise) {
       this.ready = payload.then((parts) => {
         this.#parts = parts;
@@ -348,13 +354,24 @@ export class PreparedBatch implements Batch {
     return decompress(this.payload);
   }
 
+  /** `records[i].chunk` for every record (an array per record: for the rare paths and tests). */
+  get chunks(): LineChunk[] {
+    const out: LineChunk[] = [];
+    for (let r = 0; r < this.runChunks.length; r++)
+      for (let k = 0; k < (this.runLengths[r] as number); k++) out.push(this.runChunks[r] as LineChunk);
+    return out;
+  }
+
   get records(): readonly OutRecord[] {
-    this.#records ??= decodeRecordValues(this.section, this.count).map((value, i) => ({
-      topic: this.topic,
-      key: this.key,
-      value,
-      chunk: this.chunks[i] as LineChunk,
-    }));
+    if (this.#records === undefined) {
+      const chunks = this.chunks;
+      this.#records = decodeRecordValues(this.section, this.count).map((value, i) => ({
+        topic: this.topic,
+        key: this.key,
+        value,
+        chunk: chunks[i] as LineChunk,
+      }));
+    }
     return this.#records;
   }
 }
@@ -429,6 +446,23 @@ export class EncoderPool {
   }
 }
 
+/** The chunks of a batch's records, one entry per run of records from the same chunk. */
+export class ChunkRuns {
+  readonly chunks: LineChunk[] = [];
+  readonly lengths: number[] = [];
+  count = 0;
+
+  add(chunk: LineChunk): void {
+    const last = this.chunks.length - 1;
+    if (last >= 0 && this.chunks[last] === chunk) (this.lengths[last] as number)++;
+    else {
+      this.chunks.push(chunk);
+      this.lengths.push(1);
+    }
+    this.count++;
+  }
+}
+
 /**
  * Batches being compressed off the event loop at most, process-wide: each holds its encoder's
  * buffer (up to about twice batch.max_bytes) until done. One 1 MiB read of JSON-heavy lines closes
@@ -452,7 +486,7 @@ export class EncodingBuilder implements BatchBuilder {
   #encoder: RecordsEncoder | undefined;
   readonly #onMixed: (topic: string) => void;
   readonly #codec: CodecName;
-  readonly #chunks: LineChunk[] = [];
+  readonly #chunks = new ChunkRuns();
   #key: string | null = null;
   #records: OutRecord[] | undefined;
 
@@ -474,14 +508,14 @@ export class EncodingBuilder implements BatchBuilder {
       records.push(record);
       return;
     }
-    const n = this.#chunks.length;
+    const n = this.#chunks.count;
     if (n === 0) this.#key = record.key;
     else if (record.key !== this.#key) {
       this.#toList().push(record);
       return;
     }
     (this.#encoder as RecordsEncoder).append(n, record.key, record.value);
-    this.#chunks.push(record.chunk);
+    this.#chunks.add(record.chunk);
   }
 
   addLine(
@@ -493,7 +527,7 @@ export class EncodingBuilder implements BatchBuilder {
     end: number,
     offset: number,
   ): number {
-    const n = this.#chunks.length;
+    const n = this.#chunks.count;
     if (this.#records !== undefined || (n > 0 && route.key !== this.#key)) {
       const value = route.writer.toString(ts, raw, start, end, offset);
       this.add({ topic: this.#topic, key: route.key, value, chunk });
@@ -501,12 +535,12 @@ export class EncodingBuilder implements BatchBuilder {
     }
     if (n === 0) this.#key = route.key;
     const units = (this.#encoder as RecordsEncoder).appendLine(n, route, ts, raw, start, end, offset);
-    this.#chunks.push(chunk);
+    this.#chunks.add(chunk);
     return units;
   }
 
   get count(): number {
-    return this.#records?.length ?? this.#chunks.length;
+    return this.#records?.length ?? this.#chunks.count;
   }
 
   finish(bytes: number): Batch {
@@ -560,15 +594,19 @@ export class EncodingBuilder implements BatchBuilder {
 
   #toList(): OutRecord[] {
     this.#onMixed(this.#topic);
-    const chunks = this.#chunks;
-    const values = decodeRecordValues((this.#encoder as RecordsEncoder).view(), chunks.length);
+    const runs = this.#chunks;
+    const values = decodeRecordValues((this.#encoder as RecordsEncoder).view(), runs.count);
     this.#giveBack();
-    const records: OutRecord[] = values.map((value, i) => ({
-      topic: this.#topic,
-      key: this.#key,
-      value,
-      chunk: chunks[i] as LineChunk,
-    }));
+    const records: OutRecord[] = [];
+    let i = 0;
+    for (let r = 0; r < runs.chunks.length; r++)
+      for (let k = 0; k < (runs.lengths[r] as number); k++)
+        records.push({
+          topic: this.#topic,
+          key: this.#key,
+          value: values[i++] as string,
+          chunk: runs.chunks[r] as LineChunk,
+        });
     this.#records = records;
     return records;
   }

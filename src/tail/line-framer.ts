@@ -45,6 +45,8 @@ export class LineFramer {
 
   readonly #blockBytes: number;
   readonly #strings: boolean;
+  /** Average bytes per line framed so far without strings (for sizing the arrays up front). */
+  #lineBytes = 64;
 
   /**
    * `blockBytes`: decoding granularity (tests make it small to cross block ends often).
@@ -85,8 +87,10 @@ export class LineFramer {
         }
         // Blocks of whole lines, so that one non-ASCII character costs only its block the slower
         // UTF-8 decoding and lockstep search.
+        // Without strings the region goes in one block: blocks bound what one decode costs.
         let blockEnd = regionEnd;
-        if (regionEnd - pos > this.#blockBytes) blockEnd = view.indexOf(NL, pos + this.#blockBytes - 1) + 1;
+        if (this.#strings && regionEnd - pos > this.#blockBytes)
+          blockEnd = view.indexOf(NL, pos + this.#blockBytes - 1) + 1;
         const block = view.subarray(pos, blockEnd);
         if (!this.#strings) {
           pos += this.#frameRaw(view, pos, blockEnd, base, !isAscii(block) && !isUtf8(block), out);
@@ -138,6 +142,14 @@ export class LineFramer {
   ): number {
     const { offsets, ends } = out;
     const max = this.maxLineBytes;
+    // Room for the lines expected (at the average length so far) in one allocation per array, then
+    // the length set to what was written: growing them by push copied each about three times over
+    // (a third of the line path's allocation).
+    const first = offsets.length;
+    const expected = first + Math.ceil((to - from) / this.#lineBytes) + 16;
+    offsets.length = expected;
+    ends.length = expected;
+    let n = first;
     let b = from;
     while (b < to) {
       const nl = view.indexOf(NL, b);
@@ -147,12 +159,16 @@ export class LineFramer {
       if (checkUtf8 && !isUtf8(view.subarray(b, e))) {
         out.invalidUtf8++;
         if (out.flags === undefined) out.flags = [];
-        out.flags[offsets.length] = INVALID_UTF8;
+        out.flags[n] = INVALID_UTF8;
       }
-      offsets.push(base + b);
-      ends.push(base + e);
+      offsets[n] = base + b;
+      ends[n] = base + e;
+      n++;
       b = nl + 1;
     }
+    offsets.length = n;
+    ends.length = n;
+    if (n > first) this.#lineBytes = Math.max(8, (b - from) / (n - first));
     return b - from;
   }
 
