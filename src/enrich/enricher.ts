@@ -18,7 +18,14 @@ import { EnrichConfigError } from '../model/errors.ts';
 import type { LineRoute, LineValueWriter, OutRecord, ParsedEvent } from '../model/record.ts';
 import type { EnrichSettings, EnrichSource } from './enrich-config.ts';
 import { expandEnv } from './env-expand.ts';
-import { jsonStringUnitsDelta, writeDecimal, writeJsonString, writeLineValue } from './json-bytes.ts';
+import {
+  jsonStringUnitsDelta,
+  lineRecordValueBytes,
+  writeDecimal,
+  writeJsonString,
+  writeLineRecord,
+  writeLineValue,
+} from './json-bytes.ts';
 import { kubernetesFromPath } from './path-metadata.ts';
 import {
   type BoundTemplate,
@@ -302,6 +309,41 @@ class LineWriter implements LineValueWriter {
     p += this.#tail.length;
     this.lastUnits = p - pos + delta + this.#unitsDelta;
     return p;
+  }
+
+  writeRecord(
+    dst: Buffer,
+    at: number,
+    offsetDelta: number,
+    key: Buffer | null,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number {
+    if (ts !== this.#headMs) {
+      this.#head = Buffer.from(recordHead(ts), 'latin1');
+      this.#headMs = ts;
+    }
+    const e = writeLineRecord(
+      dst,
+      at,
+      offsetDelta,
+      key,
+      raw,
+      start,
+      end,
+      offset,
+      this.#head,
+      this.#mid,
+      this.#idHead,
+      this.#tail,
+      this.fixedBytes,
+      end - start + this.fixedBytes,
+    );
+    if (e >= 0) this.lastUnits = lineRecordValueBytes + jsonStringUnitsDelta + this.#unitsDelta;
+    return e;
   }
 
   toString(ts: number, raw: Uint8Array, start: number, end: number, offset: number): string {

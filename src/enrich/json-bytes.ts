@@ -39,6 +39,15 @@ interface WasmEscaper {
   escape(i: number, end: number, p: number): number;
   unitsDelta(i: number, end: number): number;
   value(p: number, i: number, end: number, offset: number, pieces: number): number;
+  record(
+    p: number,
+    delta: number,
+    i: number,
+    end: number,
+    offset: number,
+    pieces: number,
+    guess: number,
+  ): number;
 }
 
 /**
@@ -183,21 +192,36 @@ export function writeJsonString(
   return p;
 }
 
-// The pieces of the last `writeLineValue` in the arena: eight i32 (address and length of head,
-// mid, id and tail), a slot for the head (it changes every millisecond), then mid, id and tail.
-const PIECE_TABLE = 32;
+// The pieces of the last `writeLineValue`/`writeLineRecord` in the arena: twelve i32 (address and
+// length of head, mid, id, tail and key (-1: null), then the value length `record` leaves), a slot
+// for the head (it changes every millisecond), then mid, id, tail and key.
+const PIECE_TABLE = 48;
 const HEAD_SLOT = 64;
 let piecesBuf: Buffer | undefined;
-let piecesTable: Int32Array = new Int32Array(8);
+let piecesTable: Int32Array = new Int32Array(12);
 let lastHead: Uint8Array | undefined;
 let lastMid: Uint8Array | undefined;
 let lastId: Uint8Array | undefined;
 let lastTail: Uint8Array | undefined;
+/** undefined: none placed yet. */
+let lastKey: Uint8Array | null | undefined;
 
-/** Places the pieces in the arena (when they changed); false when the arena has no room. */
-function placePieces(head: Uint8Array, mid: Uint8Array, id: Uint8Array, tail: Uint8Array): boolean {
-  if (mid !== lastMid || id !== lastId || tail !== lastTail) {
-    const size = PIECE_TABLE + HEAD_SLOT + mid.length + id.length + tail.length;
+/**
+ * Places the pieces in the arena (when they changed); false when the arena has no room. `key`
+ * undefined: whichever key was placed last (`writeLineValue` has none).
+ */
+function placePieces(
+  head: Uint8Array,
+  mid: Uint8Array,
+  id: Uint8Array,
+  tail: Uint8Array,
+  key: Uint8Array | null | undefined,
+): boolean {
+  if (key === undefined) key = lastKey ?? null;
+  if (mid !== lastMid || id !== lastId || tail !== lastTail || key !== lastKey) {
+    const keyLength = key === null ? 0 : key.length;
+    // 16 bytes of room after the last piece: nothing reads past it, but a buffer's end is no place to test that.
+    const size = PIECE_TABLE + HEAD_SLOT + mid.length + id.length + tail.length + keyLength + 16;
     if (piecesBuf === undefined || piecesBuf.length < size) {
       if (piecesBuf !== undefined) byteArena?.free(piecesBuf);
       piecesBuf = undefined;
@@ -205,7 +229,7 @@ function placePieces(head: Uint8Array, mid: Uint8Array, id: Uint8Array, tail: Ui
       const buf = byteArena?.alloc(Math.max(size, 4096));
       if (buf === undefined || buf.buffer !== arenaBuffer) return false;
       piecesBuf = buf;
-      piecesTable = new Int32Array(buf.buffer, buf.byteOffset, 8);
+      piecesTable = new Int32Array(buf.buffer, buf.byteOffset, 12);
     }
     const base = piecesBuf.byteOffset;
     let at = PIECE_TABLE + HEAD_SLOT;
@@ -220,9 +244,14 @@ function placePieces(head: Uint8Array, mid: Uint8Array, id: Uint8Array, tail: Ui
     piecesBuf.set(tail, at);
     piecesTable[6] = base + at;
     piecesTable[7] = tail.length;
+    at += tail.length;
+    if (key !== null) piecesBuf.set(key, at);
+    piecesTable[8] = base + at;
+    piecesTable[9] = key === null ? -1 : key.length;
     lastMid = mid;
     lastId = id;
     lastTail = tail;
+    lastKey = key;
     lastHead = undefined;
   }
   if (head !== lastHead) {
@@ -267,10 +296,59 @@ export function writeLineValue(
     dstBase = arenaOffset(dst);
   }
   if (srcBase < 0 || dstBase < 0 || dst.length - p < room + 6 * (end - start) + 18) return -1;
-  if (!placePieces(head, mid, id, tail)) return -1;
+  if (!placePieces(head, mid, id, tail, undefined)) return -1;
   const w = wasm as WasmEscaper;
   const r = w.value(dstBase + p, srcBase + start, srcBase + end, offset, (piecesBuf as Buffer).byteOffset);
   jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
+  return (r & 0x7fffffff) - dstBase;
+}
+
+/** The value length the last `writeLineRecord` wrote (its UTF-8 bytes). */
+export let lineRecordValueBytes = 0;
+
+/**
+ * Writes a bare line's whole Kafka record at `dst[p]` in WebAssembly, as RecordsEncoder.appendLine
+ * writes it (length, attributes, timestamp delta 0, `offsetDelta`, `key` (null: none), the value
+ * `writeLineValue` writes, no headers). `guess`: the value's length guessed from above. Returns the
+ * position after it, with `lineRecordValueBytes` and `jsonStringUnitsDelta` (for the line's bytes)
+ * set; or -1, having written nothing, under `writeLineValue`'s conditions (`room` covers the
+ * pieces and the key; the record's framing needs 24 bytes more).
+ */
+export function writeLineRecord(
+  dst: Uint8Array,
+  p: number,
+  offsetDelta: number,
+  key: Uint8Array | null,
+  src: Uint8Array,
+  start: number,
+  end: number,
+  offset: number,
+  head: Uint8Array,
+  mid: Uint8Array,
+  id: Uint8Array,
+  tail: Uint8Array,
+  room: number,
+  guess: number,
+): number {
+  if (src !== srcArray) {
+    srcArray = src;
+    srcView = viewOf(src);
+    srcBase = arenaOffset(src);
+  }
+  if (dst !== dstArray) {
+    dstArray = dst;
+    dstView = viewOf(dst);
+    dstBase = arenaOffset(dst);
+  }
+  const keyLength = key === null ? 0 : key.length;
+  if (srcBase < 0 || dstBase < 0 || dst.length - p < room + keyLength + 24 + 6 * (end - start) + 18)
+    return -1;
+  if (!placePieces(head, mid, id, tail, key)) return -1;
+  const w = wasm as WasmEscaper;
+  const pieces = (piecesBuf as Buffer).byteOffset;
+  const r = w.record(dstBase + p, offsetDelta, srcBase + start, srcBase + end, offset, pieces, guess);
+  jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
+  lineRecordValueBytes = piecesTable[10] as number;
   return (r & 0x7fffffff) - dstBase;
 }
 

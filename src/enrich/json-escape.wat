@@ -76,7 +76,7 @@
   ;; mid, the offset in decimal, id, the offset again, tail. $pieces points to eight i32: the
   ;; address and length of head, mid, id and tail. Returns the position after it, bit 31 set as
   ;; `escape` sets it (for the line's bytes only).
-  (func (export "value") (param $p i32) (param $i i32) (param $end i32) (param $offset f64) (param $pieces i32)
+  (func $value (export "value") (param $p i32) (param $i i32) (param $end i32) (param $offset f64) (param $pieces i32)
     (result i32)
     (local $r i32) (local $hi i32) (local $v i64) (local $n i32) (local $digits i32) (local $q i32)
     (memory.copy (local.get $p) (i32.load (local.get $pieces)) (i32.load offset=4 (local.get $pieces)))
@@ -111,4 +111,78 @@
     (memory.copy (local.get $p) (i32.load offset=24 (local.get $pieces)) (i32.load offset=28 (local.get $pieces)))
     (local.set $p (i32.add (local.get $p) (i32.load offset=28 (local.get $pieces))))
     (i32.or (local.get $p) (local.get $hi)))
+
+  ;; Bytes of the zigzag varint of a non-negative $v (its zigzag is 2 $v).
+  (func $varintSize (param $v i32) (result i32)
+    (local $n i32)
+    (local.set $v (i32.shl (local.get $v) (i32.const 1)))
+    (local.set $n (i32.const 1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.lt_u (local.get $v) (i32.const 0x80)))
+        (local.set $v (i32.shr_u (local.get $v) (i32.const 7)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $next)))
+    (local.get $n))
+
+  ;; Writes the zigzag varint of a non-negative $v at $q; returns the position after it.
+  (func $varint (param $q i32) (param $v i32) (result i32)
+    (local.set $v (i32.shl (local.get $v) (i32.const 1)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.lt_u (local.get $v) (i32.const 0x80)))
+        (i32.store8 (local.get $q) (i32.or (i32.and (local.get $v) (i32.const 0x7f)) (i32.const 0x80)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (local.set $v (i32.shr_u (local.get $v) (i32.const 7)))
+        (br $next)))
+    (i32.store8 (local.get $q) (local.get $v))
+    (i32.add (local.get $q) (i32.const 1)))
+
+  ;; A bare line's whole Kafka record (v2, as sink/record-batch.ts RecordsEncoder writes one): its
+  ;; length, attributes 0, timestamp delta 0, offset delta $delta, the key (address and length at
+  ;; $pieces + 32 and + 36; length -1: a null key), the value as `value` writes it, no headers.
+  ;; $guess: the value's length guessed from above (the length varints are placed for it and the
+  ;; bytes moved when a varint turns out wider or narrower). The value's length is left at
+  ;; $pieces + 40. Returns the position after the record, bit 31 set as `value` sets it.
+  (func (export "record") (param $p i32) (param $delta i32) (param $i i32) (param $end i32)
+    (param $offset f64) (param $pieces i32) (param $guess i32) (result i32)
+    (local $keyLen i32) (local $bodyWidth i32) (local $q i32) (local $valueWidth i32)
+    (local $valueAt i32) (local $r i32) (local $valueLen i32) (local $w i32) (local $bodyLen i32)
+    (local.set $keyLen (i32.load offset=36 (local.get $pieces)))
+    (local.set $bodyWidth (call $varintSize (i32.add (i32.add (local.get $guess) (i32.const 8))
+      (select (i32.const 0) (local.get $keyLen) (i32.lt_s (local.get $keyLen) (i32.const 0))))))
+    (local.set $q (i32.add (local.get $p) (local.get $bodyWidth)))
+    ;; attributes, timestamp delta
+    (i32.store16 (local.get $q) (i32.const 0))
+    (local.set $q (call $varint (i32.add (local.get $q) (i32.const 2)) (local.get $delta)))
+    (if (i32.lt_s (local.get $keyLen) (i32.const 0))
+      (then
+        (i32.store8 (local.get $q) (i32.const 1))
+        (local.set $q (i32.add (local.get $q) (i32.const 1))))
+      (else
+        (local.set $q (call $varint (local.get $q) (local.get $keyLen)))
+        (memory.copy (local.get $q) (i32.load offset=32 (local.get $pieces)) (local.get $keyLen))
+        (local.set $q (i32.add (local.get $q) (local.get $keyLen)))))
+    (local.set $valueWidth (call $varintSize (local.get $guess)))
+    (local.set $valueAt (i32.add (local.get $q) (local.get $valueWidth)))
+    (local.set $r (call $value (local.get $valueAt) (local.get $i) (local.get $end) (local.get $offset)
+      (local.get $pieces)))
+    (local.set $valueLen (i32.sub (i32.and (local.get $r) (i32.const 0x7fffffff)) (local.get $valueAt)))
+    (i32.store offset=40 (local.get $pieces) (local.get $valueLen))
+    (local.set $w (call $varintSize (local.get $valueLen)))
+    (if (i32.ne (local.get $w) (local.get $valueWidth))
+      (then (memory.copy (i32.add (local.get $q) (local.get $w)) (local.get $valueAt) (local.get $valueLen))))
+    (local.set $q (i32.add (call $varint (local.get $q) (local.get $valueLen)) (local.get $valueLen)))
+    ;; no headers
+    (i32.store8 (local.get $q) (i32.const 0))
+    (local.set $q (i32.add (local.get $q) (i32.const 1)))
+    (local.set $bodyLen (i32.sub (local.get $q) (i32.add (local.get $p) (local.get $bodyWidth))))
+    (local.set $w (call $varintSize (local.get $bodyLen)))
+    (if (i32.ne (local.get $w) (local.get $bodyWidth))
+      (then
+        (memory.copy (i32.add (local.get $p) (local.get $w)) (i32.add (local.get $p) (local.get $bodyWidth))
+          (local.get $bodyLen))
+        (local.set $q (i32.add (i32.add (local.get $p) (local.get $w)) (local.get $bodyLen)))))
+    (drop (call $varint (local.get $p) (local.get $bodyLen)))
+    (i32.or (local.get $q) (i32.and (local.get $r) (i32.const 0x80000000))))
 )

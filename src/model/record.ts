@@ -71,6 +71,24 @@ export interface LineValueWriter {
   ): number;
   /** The same value as a string (for producers that take records as strings). */
   toString(ts: number, raw: Uint8Array, start: number, end: number, offset: number): string;
+  /**
+   * Optional: writes the whole Kafka record (v2) of the line at `dst[at]`, as RecordsEncoder
+   * frames one around `write`'s value (offset delta `offsetDelta`, key `key`, no headers), when it
+   * can do it in one step (WebAssembly, with the line and `dst` in the byte arena); returns the
+   * position after it, `lastUnits` set, or -1 having written nothing (the caller frames it).
+   * `dst` has room for `fixedBytes + jsonStringMaxBytes(end - start)`, the key and 48 bytes.
+   */
+  writeRecord?(
+    dst: Buffer,
+    at: number,
+    offsetDelta: number,
+    key: Buffer | null,
+    ts: number,
+    raw: Uint8Array,
+    start: number,
+    end: number,
+    offset: number,
+  ): number;
 }
 
 /** Where every record of a file on the fast path goes, and how its value is written. */

@@ -171,6 +171,15 @@ export class RecordsEncoder {
     this.#ensure(writer.fixedBytes + jsonStringMaxBytes(end - start) + keyLength + 48);
     const buf = this.#buf;
     const at = this.#pos;
+    if (writer.writeRecord !== undefined) {
+      // The whole record in one step when the writer can (WebAssembly, buffers in the byte arena).
+      const e = writer.writeRecord(buf, at, offsetDelta, keyBytes, ts, raw, start, end, offset);
+      if (e >= 0) {
+        if (e - at > this.#largest) this.#largest = e - at;
+        this.#pos = e;
+        return writer.lastUnits;
+      }
+    }
     // The value's length guessed from the unescaped line; corrected below if its varint is wider.
     const valueGuess = end - start + writer.fixedBytes;
     const prefixGuess = varintSize(valueGuess + keyLength + 8);

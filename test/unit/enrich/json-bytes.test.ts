@@ -4,9 +4,11 @@ import {
   decimalBytes,
   jsonStringMaxBytes,
   jsonStringUnitsDelta,
+  lineRecordValueBytes,
   wasmEscaperLoaded,
   writeDecimal,
   writeJsonString,
+  writeLineRecord,
   writeLineValue,
 } from '../../../src/enrich/json-bytes.ts';
 import { type ByteArena, byteArena } from '../../../src/model/byte-arena.ts';
@@ -191,4 +193,74 @@ test('writeLineValue follows the pieces when they change (another file, another 
   }
   arena.free(src);
   arena.free(dst);
+});
+
+/** A Kafka record v2 as RecordsEncoder frames one: zigzag varints, no timestamp delta, no headers. */
+function referenceRecord(delta: number, key: Buffer | null, value: Buffer): Buffer {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    let v = n * 2;
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    out.push(v);
+    return out;
+  };
+  const body = Buffer.concat([
+    Buffer.from([0, 0, ...varint(delta)]),
+    key === null ? Buffer.from([1]) : Buffer.concat([Buffer.from(varint(key.length)), key]),
+    Buffer.from(varint(value.length)),
+    value,
+    Buffer.from([0]),
+  ]);
+  return Buffer.concat([Buffer.from(varint(body.length)), body]);
+}
+
+test('writeLineRecord frames the record as RecordsEncoder does, whatever the guessed length', () => {
+  const arena = byteArena as ByteArena;
+  const head = Buffer.from('{"m":');
+  const mid = Buffer.from(',"o":');
+  const id = Buffer.from(',"id":"f-');
+  const tail = Buffer.from('"}');
+  const room = head.length + mid.length + id.length + tail.length + 80;
+  // Values around the varint widths' edges (64 and 8192 bytes), lines with escapes, both keys.
+  const lines = ['', 'x'.repeat(40), 'x'.repeat(41), 'y'.repeat(8160), 'q"\\\t'.repeat(30), 'ünï 🙂'];
+  for (const line of lines)
+    for (const key of [null, Buffer.from('host-1'), Buffer.from('k'.repeat(200))])
+      for (const delta of [0, 63, 64, 70_000])
+        for (const guessOff of [-100_000, 0, 100_000]) {
+          const bytes = Buffer.from(line);
+          const src = arena.alloc(bytes.length + 16);
+          bytes.copy(src);
+          const dst = arena.alloc(room + 6 * bytes.length + 300 + 64).fill(0xaa);
+          const value = Buffer.from(`${head}${JSON.stringify(line)}${mid}123${id}123${tail}`);
+          const guess = Math.max(0, value.length + guessOff);
+          const end = writeLineRecord(
+            dst,
+            3,
+            delta,
+            key,
+            src,
+            0,
+            bytes.length,
+            123,
+            head,
+            mid,
+            id,
+            tail,
+            room,
+            guess,
+          );
+          assert.ok(end > 0, 'written in the arena');
+          assert.deepEqual(
+            dst.subarray(3, end),
+            referenceRecord(delta, key, value),
+            `${line.slice(0, 10)} ${guessOff}`,
+          );
+          assert.equal(lineRecordValueBytes, value.length);
+          assert.equal(dst[2], 0xaa, 'nothing before the position');
+          arena.free(src);
+          arena.free(dst);
+        }
 });
