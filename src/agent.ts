@@ -586,6 +586,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     t.records_sent += n;
     t.bytes_sent += batch.bytes;
     this.#releaseBatch(batch);
+    if (batch instanceof PreparedBatch) batch.dispose();
   }
 
   /** Records the broker refused for good, now safe in the dead-letter topic: their lines are done. */

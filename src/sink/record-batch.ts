@@ -301,6 +301,7 @@ export class PreparedBatch implements Batch {
   /** Settles when `payload` is there (a batch compressed off the event loop); never rejects. */
   readonly ready: Promise<void> | undefined;
   #parts: Buffer[] | undefined;
+  #disposed = false;
   readonly codec: CodecName;
   /**
    * The records' chunks as runs: records come in file order, so consecutive ones mostly share a
@@ -344,8 +345,37 @@ export class PreparedBatch implements Batch {
    */
   get payloadParts(): readonly Buffer[] {
     if (this.#parts === undefined)
-      throw new Error('PreparedBatch: payload read before its compression finished');
+      throw new Error(
+        this.#disposed
+          ? 'PreparedBatch: payload read after the batch was delivered (disposed)'
+          : 'PreparedBatch: payload read before its compression finished',
+      );
     return this.#parts;
+  }
+
+  /**
+   * Frees the payload at once, for a batch Kafka acknowledged (the Agent calls it on delivery;
+   * nothing reads a delivered batch's bytes). Its Buffers, alive for the time in flight, outlive
+   * two scavenges and would wait for a full collection, so a full collection's worth of delivered
+   * batches (tens of MiB) stayed resident. Detaching a Buffer's ArrayBuffer (`transfer(0)`) drops its
+   * memory now; only Buffers that own their whole ArrayBuffer and that this module made (the lz4
+   * frame, the uncompressed copy) are detached. Reading the payload afterwards throws.
+   */
+  dispose(): void {
+    const parts = this.#parts;
+    this.#parts = undefined;
+    this.#disposed = true;
+    if (parts === undefined || (this.codec !== 'lz4' && this.codec !== 'none')) return;
+    for (const part of parts) {
+      const ab = part.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+      if (part.byteOffset !== 0 || ab.byteLength !== part.length || typeof ab.transfer !== 'function')
+        continue;
+      try {
+        ab.transfer(0);
+      } catch {
+        // Not detachable: left to the garbage collector.
+      }
+    }
   }
 
   /** `payloadParts` in one Buffer (joined once, for the rare paths that decode the batch). */

@@ -9,6 +9,7 @@ import { compressionStats } from '../../../src/sink/codecs/index.ts';
 import { oversizedRecords } from '../../../src/sink/dead-letter.ts';
 import { type Batch, recordCount } from '../../../src/sink/producer-port.ts';
 import {
+  ChunkRuns,
   type CodecName,
   decodeRecordValues,
   EncoderPool,
@@ -412,4 +413,37 @@ test('an lz4 batch holds its frame in one Buffer of its own size, which goes out
   const framed = frameRecordBatchParts(parts, batch.count, 'lz4', header);
   assert.equal(framed[1], frame, 'framed without a copy');
   assert.equal(batch.records.length, 1000);
+});
+
+test('dispose frees a delivered batch payload it made (lz4 frame, uncompressed copy) and nothing else', async () => {
+  const chunk = { refs: 1 } as unknown as LineChunk;
+  const records: OutRecord[] = Array.from({ length: 800 }, (_, i) => ({
+    topic: 't',
+    key: 'k',
+    // Random hex: the lz4 frame stays larger than Node's pool slices (half of Buffer.poolSize), so it
+    // owns its memory.
+    value: `{"message":"line ${i} ${randomBytes(64).toString('hex')}"}`,
+    chunk,
+  }));
+  for (const codec of ['lz4', 'none', 'zstd'] as const) {
+    const builder = new EncodingBuilder('t', new EncoderPool(1024), () => assert.fail('one key'), codec);
+    for (const r of records) builder.add(r);
+    const batch = builder.finish(1000) as PreparedBatch;
+    await batch.ready;
+    const parts = [...batch.payloadParts];
+    const lengths = parts.map((p) => p.length);
+    batch.dispose();
+    assert.throws(() => batch.payloadParts, /after the batch was delivered/);
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as Buffer;
+      if (codec === 'zstd') assert.equal(part.length, lengths[i], 'zlib output is left to the GC');
+      else assert.equal(part.buffer.byteLength, 0, `${codec}: detached`);
+    }
+  }
+  // A payload that is a view of a larger buffer is not detached.
+  const big = Buffer.alloc(65536, 7);
+  const view = new PreparedBatch('t', 10, null, new ChunkRuns(), big.subarray(0, 100), 10);
+  view.dispose();
+  assert.equal(big.length, 65536);
+  assert.equal(big[100], 7);
 });
