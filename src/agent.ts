@@ -243,6 +243,13 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     // its bytes are the tailer's again.
     chunk.lines.length = 0;
     chunk.raw = undefined;
+    if (asBytes && file.route !== undefined && n > 1) {
+      // The byte path made every record and no event refers to the chunk: of its per-line arrays
+      // (16 bytes a line, ~80 KB per 1 MiB read, promoted with the chunk while its records are in
+      // flight and then left for a full collection) only the first line's offset is read later.
+      (ends as number[]).length = 0;
+      chunk.offsets.length = 1;
+    }
     releaseChunk(chunk, this);
     // After the records are charged, so that what this chunk turned into counts before reading on.
     return this.#memory.wait();

@@ -30,9 +30,16 @@ export interface LineChunk {
   raw?: Buffer | undefined;
   /** File offset of `raw[0]`. */
   readonly rawBase?: number;
-  /** File offset just past each line's content (its line end excluded), when `raw` is set. */
+  /**
+   * File offset just past each line's content (its line end excluded), when `raw` is set. Read
+   * during `ChunkSink.write` only (the byte path empties it afterwards).
+   */
   readonly ends?: readonly number[];
-  /** Byte offset of each line's first byte; `offsets.length === lines.length`. */
+  /**
+   * Byte offset of each line's first byte; `offsets.length === lines.length` during
+   * `ChunkSink.write`. Afterwards only `offsets[0]` is read (the chunk's first line, for logs and
+   * the spool): the byte path, which turns every line into a record at once, keeps only that one.
+   */
   readonly offsets: number[];
   /**
    * Sparse per-line flags (`truncated`, `invalid_utf8`, ...), or undefined when no line has any.

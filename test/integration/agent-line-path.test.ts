@@ -58,8 +58,13 @@ class CollectingPort implements ProducerPort {
 
   async connect(): Promise<void> {}
   async disconnect(): Promise<void> {}
+  /** The chunks of the prepared batches sent. */
+  readonly chunks = new Set<LineChunk>();
   async send(batch: Batch): Promise<void> {
-    if (batch instanceof PreparedBatch) this.prepared++;
+    if (batch instanceof PreparedBatch) {
+      this.prepared++;
+      for (const chunk of batch.runChunks) this.chunks.add(chunk);
+    }
     for (const r of batch.records) this.sent.push({ topic: r.topic, key: r.key, value: r.value });
   }
 }
@@ -190,6 +195,12 @@ test('records written as bytes on the fast path equal the decode + toRecord ones
   // (the Batcher then makes each record's string with the writer).
   assert.ok(fast.linesAdded >= lines, `fast path taken into encoded batches (${fast.linesAdded} lines)`);
   assert.ok(fast.prepared > 0, 'prepared batches sent');
+  // A chunk lives until its records are delivered; past write it keeps only its first offset.
+  let fat = 0;
+  for (const chunk of fast.chunks)
+    if (chunk.flags === undefined && (chunk.offsets.length > 1 || (chunk.ends?.length ?? 0) > 0)) fat++;
+  assert.ok(fast.chunks.size > 0);
+  assert.equal(fat, 0, 'byte-path chunks keep no per-line arrays once written');
   assert.equal(slow.linesAdded, 0);
   assert.equal(fast.sent.length, expected);
   assert.equal(slow.sent.length, expected);
