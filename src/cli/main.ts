@@ -1,6 +1,5 @@
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { ExitCode, LogferryError } from '../model/errors.ts';
+import { parseRunArgs } from './run-args.ts';
 import { VERSION } from './version.ts';
 
 /** `--config FILE`, which every command that reads the config takes. */
@@ -13,6 +12,10 @@ function configOption(describe = 'Config file (YAML or JSON)') {
  * `version` do not load Kafka clients, parsers and metrics.
  * Every user-facing failure ends as one line and a distinct exit code. */
 async function main(argv: string[]): Promise<number> {
+  // The agent as services start it: no yargs in its memory (see parseRunArgs).
+  const run = parseRunArgs(argv);
+  if (run !== undefined) return (await import('./run.ts')).runCommand(run);
+  const { default: yargs } = await import('yargs');
   let code: number = ExitCode.ok;
   await yargs(argv)
     .scriptName('logferry')
@@ -220,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(hideBin(process.argv)).then(
+main(process.argv.slice(2)).then(
   (code) => {
     // Exit explicitly once stdout has drained: a dry run's last records must not be cut, and no
     // stray handle may keep a stopped agent alive.
