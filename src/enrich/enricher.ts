@@ -24,7 +24,6 @@ import {
   writeDecimal,
   writeJsonString,
   writeLineRecord,
-  writeLineValue,
 } from './json-bytes.ts';
 import { kubernetesFromPath } from './path-metadata.ts';
 import {
@@ -275,24 +274,6 @@ class LineWriter implements LineValueWriter {
       this.#headMs = ts;
     }
     const head = this.#head;
-    // In WebAssembly when the line and the batch are in the byte arena (the usual case).
-    const end2 = writeLineValue(
-      dst,
-      pos,
-      raw,
-      start,
-      end,
-      offset,
-      head,
-      this.#mid,
-      this.#idHead,
-      this.#tail,
-      this.fixedBytes,
-    );
-    if (end2 >= 0) {
-      this.lastUnits = end2 - pos + jsonStringUnitsDelta + this.#unitsDelta;
-      return end2;
-    }
     dst.set(head, pos);
     let p = writeJsonString(dst, pos + head.length, raw, start, end);
     const delta = jsonStringUnitsDelta;

@@ -38,7 +38,6 @@ export let jsonStringUnitsDelta = 0;
 interface WasmEscaper {
   escape(i: number, end: number, p: number): number;
   unitsDelta(i: number, end: number): number;
-  value(p: number, i: number, end: number, offset: number, pieces: number): number;
   record(
     p: number,
     delta: number,
@@ -100,6 +99,20 @@ function arenaOffset(a: Uint8Array): number {
   return a.buffer === arenaBuffer ? a.byteOffset : -1;
 }
 
+/** Points the views and arena offsets above at `src` and `dst`, when they changed. */
+function useBuffers(src: Uint8Array, dst: Uint8Array): void {
+  if (src !== srcArray) {
+    srcArray = src;
+    srcView = viewOf(src);
+    srcBase = arenaOffset(src);
+  }
+  if (dst !== dstArray) {
+    dstArray = dst;
+    dstView = viewOf(dst);
+    dstBase = arenaOffset(dst);
+  }
+}
+
 /**
  * Writes `src[start, end)` (valid UTF-8) at `dst[p]` as a JSON string with its quotes, escaped as
  * JSON.stringify escapes; returns the position after it.
@@ -117,16 +130,7 @@ export function writeJsonString(
   start: number,
   end: number,
 ): number {
-  if (src !== srcArray) {
-    srcArray = src;
-    srcView = viewOf(src);
-    srcBase = arenaOffset(src);
-  }
-  if (dst !== dstArray) {
-    dstArray = dst;
-    dstView = viewOf(dst);
-    dstBase = arenaOffset(dst);
-  }
+  useBuffers(src, dst);
   // Both in the arena, and room for the escaper's 16-byte stores past the end: in WebAssembly.
   if (srcBase >= 0 && dstBase >= 0 && dst.length - p >= 6 * (end - start) + 18) {
     const w = wasm as WasmEscaper;
@@ -192,7 +196,7 @@ export function writeJsonString(
   return p;
 }
 
-// The pieces of the last `writeLineValue`/`writeLineRecord` in the arena: twelve i32 (address and
+// The pieces of the last `writeLineRecord` in the arena: twelve i32 (address and
 // length of head, mid, id, tail and key (-1: null), then the value length `record` leaves), a slot
 // for the head (it changes every millisecond), then mid, id, tail and key.
 const PIECE_TABLE = 48;
@@ -206,18 +210,14 @@ let lastTail: Uint8Array | undefined;
 /** undefined: none placed yet. */
 let lastKey: Uint8Array | null | undefined;
 
-/**
- * Places the pieces in the arena (when they changed); false when the arena has no room. `key`
- * undefined: whichever key was placed last (`writeLineValue` has none).
- */
+/** Places the pieces in the arena (when they changed); false when the arena has no room. */
 function placePieces(
   head: Uint8Array,
   mid: Uint8Array,
   id: Uint8Array,
   tail: Uint8Array,
-  key: Uint8Array | null | undefined,
+  key: Uint8Array | null,
 ): boolean {
-  if (key === undefined) key = lastKey ?? null;
   if (mid !== lastMid || id !== lastId || tail !== lastTail || key !== lastKey) {
     const keyLength = key === null ? 0 : key.length;
     // 16 bytes of room after the last piece: nothing reads past it, but a buffer's end is no place to test that.
@@ -265,54 +265,18 @@ function placePieces(
   return true;
 }
 
-/**
- * Writes a bare line's record value at `dst[p]` in WebAssembly: `head`, `src[start, end)` as a JSON
- * string, `mid`, `offset` in decimal, `id`, `offset` again, `tail` (the pieces of enrich's
- * LineWriter). Returns the position after it, with `jsonStringUnitsDelta` set for the line's bytes;
- * or -1, having written nothing, when the buffers are not both in the byte arena or `dst` lacks
- * room for the worst case (`room` bytes beside the line's) plus 16: the caller then writes it.
- */
-export function writeLineValue(
-  dst: Uint8Array,
-  p: number,
-  src: Uint8Array,
-  start: number,
-  end: number,
-  offset: number,
-  head: Uint8Array,
-  mid: Uint8Array,
-  id: Uint8Array,
-  tail: Uint8Array,
-  room: number,
-): number {
-  if (src !== srcArray) {
-    srcArray = src;
-    srcView = viewOf(src);
-    srcBase = arenaOffset(src);
-  }
-  if (dst !== dstArray) {
-    dstArray = dst;
-    dstView = viewOf(dst);
-    dstBase = arenaOffset(dst);
-  }
-  if (srcBase < 0 || dstBase < 0 || dst.length - p < room + 6 * (end - start) + 18) return -1;
-  if (!placePieces(head, mid, id, tail, undefined)) return -1;
-  const w = wasm as WasmEscaper;
-  const r = w.value(dstBase + p, srcBase + start, srcBase + end, offset, (piecesBuf as Buffer).byteOffset);
-  jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
-  return (r & 0x7fffffff) - dstBase;
-}
-
 /** The value length the last `writeLineRecord` wrote (its UTF-8 bytes). */
 export let lineRecordValueBytes = 0;
 
 /**
  * Writes a bare line's whole Kafka record at `dst[p]` in WebAssembly, as RecordsEncoder.appendLine
  * writes it (length, attributes, timestamp delta 0, `offsetDelta`, `key` (null: none), the value
- * `writeLineValue` writes, no headers). `guess`: the value's length guessed from above. Returns the
+ * LineWriter writes: head, `src[start, end)` as a JSON string, `mid`, `offset` in decimal, `id`,
+ * `offset` again, `tail`), no headers). `guess`: the value's length guessed from above. Returns the
  * position after it, with `lineRecordValueBytes` and `jsonStringUnitsDelta` (for the line's bytes)
- * set; or -1, having written nothing, under `writeLineValue`'s conditions (`room` covers the
- * pieces and the key; the record's framing needs 24 bytes more).
+ * set; or -1, having written nothing, when the buffers are not both in the byte arena or `dst` lacks
+ * room for the worst case (`room`: the pieces' bytes, plus the key's, 24 for the framing and 16
+ * the module may write past the end): the caller then writes it.
  */
 export function writeLineRecord(
   dst: Uint8Array,
@@ -330,16 +294,7 @@ export function writeLineRecord(
   room: number,
   guess: number,
 ): number {
-  if (src !== srcArray) {
-    srcArray = src;
-    srcView = viewOf(src);
-    srcBase = arenaOffset(src);
-  }
-  if (dst !== dstArray) {
-    dstArray = dst;
-    dstView = viewOf(dst);
-    dstBase = arenaOffset(dst);
-  }
+  useBuffers(src, dst);
   const keyLength = key === null ? 0 : key.length;
   if (srcBase < 0 || dstBase < 0 || dst.length - p < room + keyLength + 24 + 6 * (end - start) + 18)
     return -1;

@@ -76,7 +76,7 @@
   ;; mid, the offset in decimal, id, the offset again, tail. $pieces points to eight i32: the
   ;; address and length of head, mid, id and tail. Returns the position after it, bit 31 set as
   ;; `escape` sets it (for the line's bytes only).
-  (func $value (export "value") (param $p i32) (param $i i32) (param $end i32) (param $offset f64) (param $pieces i32)
+  (func $value (param $p i32) (param $i i32) (param $end i32) (param $offset f64) (param $pieces i32)
     (result i32)
     (local $r i32) (local $hi i32) (local $v i64) (local $n i32) (local $digits i32) (local $q i32)
     (memory.copy (local.get $p) (i32.load (local.get $pieces)) (i32.load offset=4 (local.get $pieces)))

@@ -9,7 +9,6 @@ import {
   writeDecimal,
   writeJsonString,
   writeLineRecord,
-  writeLineValue,
 } from '../../../src/enrich/json-bytes.ts';
 import { type ByteArena, byteArena } from '../../../src/model/byte-arena.ts';
 
@@ -145,7 +144,12 @@ test('decimals of every width up to 2^53', () => {
   }
 });
 
-test('writeLineValue writes head, line, mid, offset, id, offset, tail in the arena; -1 elsewhere', () => {
+/** The value of a record writeLineRecord wrote, ending at `end` (before its one-byte header count). */
+function recordValue(dst: Buffer, end: number): string {
+  return dst.toString('utf8', end - 1 - lineRecordValueBytes, end - 1);
+}
+
+test('writeLineRecord writes head, line, mid, offset, id, offset, tail in the arena; -1 elsewhere', () => {
   const arena = byteArena as ByteArena;
   const head = Buffer.from('{"@timestamp":"2026-11-26T22:00:00.000Z","message":');
   const mid = Buffer.from(',"log":{"offset":');
@@ -159,23 +163,29 @@ test('writeLineValue writes head, line, mid, offset, id, offset, tail in the are
       const bytes = Buffer.from(line);
       const src = arena.alloc(bytes.length + 3);
       bytes.copy(src, 3);
-      const dst = arena.alloc(room + 6 * bytes.length + 18 + 5).fill(0xaa);
-      const end = writeLineValue(dst, 5, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room);
+      const dst = arena.alloc(room + 6 * bytes.length + 24 + 18 + 5).fill(0xaa);
+      const write = (to: Buffer, at: number) =>
+        writeLineRecord(to, at, 0, null, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room, 0);
+      const end = write(dst, 5);
       const expected = `${head}${JSON.stringify(line)}${mid}${offset}${id}${offset}${tail}`;
-      assert.equal(dst.toString('utf8', 5, end), expected);
-      assert.equal(end - 5 + jsonStringUnitsDelta, expected.length, 'UTF-16 length (ASCII pieces)');
+      assert.equal(recordValue(dst, end), expected);
+      assert.equal(
+        lineRecordValueBytes + jsonStringUnitsDelta,
+        expected.length,
+        'UTF-16 length (ASCII pieces)',
+      );
       assert.equal(dst[4], 0xaa, 'nothing written before the position');
       // Not in the arena, or without room: nothing written.
       const plain = Buffer.alloc(dst.length, 0xaa);
-      assert.equal(writeLineValue(plain, 5, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room), -1);
+      assert.equal(write(plain, 5), -1);
       assert.ok(plain.every((b) => b === 0xaa));
-      assert.equal(writeLineValue(dst, 6, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room), -1);
+      assert.equal(write(dst, 6), -1);
       arena.free(src);
       arena.free(dst);
     }
 });
 
-test('writeLineValue follows the pieces when they change (another file, another millisecond)', () => {
+test('writeLineRecord follows the pieces when they change (another file, another millisecond)', () => {
   const arena = byteArena as ByteArena;
   const src = arena.alloc(16);
   src.write('line', 0);
@@ -188,8 +198,8 @@ test('writeLineValue follows the pieces when they change (another file, another 
   for (const set of [a, b, c, a, long, a]) {
     const [h, m, i, t] = set as [Buffer, Buffer, Buffer, Buffer];
     const room = h.length + m.length + i.length + t.length + 32;
-    const end = writeLineValue(dst, 0, src, 0, 4, 42, h, m, i, t, room);
-    assert.equal(dst.toString('utf8', 0, end), `${h}"line"${m}42${i}42${t}`);
+    const end = writeLineRecord(dst, 0, 0, null, src, 0, 4, 42, h, m, i, t, room, 0);
+    assert.equal(recordValue(dst, end), `${h}"line"${m}42${i}42${t}`);
   }
   arena.free(src);
   arena.free(dst);
