@@ -268,12 +268,7 @@ class LineWriter implements LineValueWriter {
     end: number,
     offset: number,
   ): number {
-    if (ts !== this.#headMs) {
-      // ASCII: the time and constant names.
-      this.#head = Buffer.from(recordHead(ts), 'latin1');
-      this.#headMs = ts;
-    }
-    const head = this.#head;
+    const head = this.#headAt(ts);
     dst.set(head, pos);
     let p = writeJsonString(dst, pos + head.length, raw, start, end);
     const delta = jsonStringUnitsDelta;
@@ -303,10 +298,7 @@ class LineWriter implements LineValueWriter {
     end: number,
     offset: number,
   ): number {
-    if (ts !== this.#headMs) {
-      this.#head = Buffer.from(recordHead(ts), 'latin1');
-      this.#headMs = ts;
-    }
+    const head = this.#headAt(ts);
     const e = writeLineRecord(
       dst,
       at,
@@ -316,7 +308,7 @@ class LineWriter implements LineValueWriter {
       start,
       end,
       offset,
-      this.#head,
+      head,
       this.#mid,
       this.#idHead,
       this.#tail,
@@ -325,6 +317,15 @@ class LineWriter implements LineValueWriter {
     );
     if (e >= 0) this.lastUnits = lineRecordValueBytes + jsonStringUnitsDelta + this.#unitsDelta;
     return e;
+  }
+
+  /** The record's head for time `ts` (ASCII: the time and constant names), made once per millisecond. */
+  #headAt(ts: number): Buffer {
+    if (ts !== this.#headMs) {
+      this.#head = Buffer.from(recordHead(ts), 'latin1');
+      this.#headMs = ts;
+    }
+    return this.#head;
   }
 
   toString(ts: number, raw: Uint8Array, start: number, end: number, offset: number): string {
