@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { BIN } from '../../support/agent-process.ts';
@@ -26,20 +26,32 @@ function writeConfig(parser = 'none'): { config: string; data: string } {
   return { config, data };
 }
 
-/** Starts `run` (no broker listens: it keeps running); its command line once the agent started. */
-async function runCommandLine(env: NodeJS.ProcessEnv, parser = 'none'): Promise<string[]> {
+/**
+ * Starts `run` (no broker listens: it keeps running); its command line once the agent started, and
+ * the environment it was started with (after its re-execution: what libuv and V8 were given).
+ */
+async function runProcess(
+  env: NodeJS.ProcessEnv,
+  parser = 'none',
+): Promise<{ argv: string[]; environ: Map<string, string> }> {
   const { config, data } = writeConfig(parser);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], {
-    env: { ...process.env, ...env },
-    stdio: 'ignore',
-  });
+  // A key given as undefined is left out of the child's environment.
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: merged, stdio: 'ignore' });
   try {
     // The data directory is made by the agent, so bin/logferry.js is done with by then.
     const deadline = Date.now() + 30_000;
     while (!existsSync(data) && child.exitCode === null && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     assert.ok(existsSync(data), 'the agent started');
-    return readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+    const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+    const environ = new Map<string, string>();
+    for (const entry of readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) environ.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    return { argv, environ };
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -65,6 +77,22 @@ test('LOGFERRY_NODE_DEFAULTS=0 or a size chosen by the user is left alone', {
   assert.ok(!defaults.some((a) => a.includes('semi-space')), defaults.join(' '));
   const own = await runCommandLine({ NODE_OPTIONS: '--max-semi-space-size=8' });
   assert.ok(!own.some((a) => a.includes('semi-space')), own.join(' '));
+});
+
+async function runCommandLine(env: NodeJS.ProcessEnv, parser = 'none'): Promise<string[]> {
+  return (await runProcess(env, parser)).argv;
+}
+
+test('libuv thread pool: sized to the CPUs, 2 to 4, unless the user set it or asked for Node defaults', {
+  skip: process.platform !== 'linux',
+}, async () => {
+  const expected = String(Math.min(4, Math.max(2, availableParallelism())));
+  const sized = await runProcess({ UV_THREADPOOL_SIZE: undefined, NODE_OPTIONS: '' });
+  assert.equal(sized.environ.get('UV_THREADPOOL_SIZE'), expected);
+  const own = await runProcess({ UV_THREADPOOL_SIZE: '7' });
+  assert.equal(own.environ.get('UV_THREADPOOL_SIZE'), '7');
+  const defaults = await runProcess({ UV_THREADPOOL_SIZE: undefined, LOGFERRY_NODE_DEFAULTS: '0' });
+  assert.equal(defaults.environ.get('UV_THREADPOOL_SIZE'), undefined);
 });
 
 /** Files in a compile cache directory (Node keeps them in one subdirectory per Node version). */
