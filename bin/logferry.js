@@ -16,9 +16,9 @@ if (!process.features.typescript) {
 // use, 2 to 4: its default of 4 threads oversubscribed a 2-CPU host. Measured on the 1 GB headline
 // (2 CPUs, alternating pairs): peak RSS 125-126 against 133-135 MiB in every pair; lines/s and
 // CPU-s/GiB the same or better (one set of 3 pairs 9.3-9.9 against 9.7-10.8 CPU-s/GiB, another
-// within noise). libuv reads it when the pool first starts,
-// which is later than this; `run`'s re-execution (src/cli/run.ts) passes it on. A size the user set,
-// or LOGFERRY_NODE_DEFAULTS=0, is left alone.
+// within noise). libuv reads it when the pool first starts, which is later than this; `run`'s
+// re-execution (src/cli/run.ts) passes it on. A size the user set, or LOGFERRY_NODE_DEFAULTS=0, is
+// left alone.
 if (process.env.LOGFERRY_NODE_DEFAULTS !== '0' && process.env.UV_THREADPOOL_SIZE === undefined)
   process.env.UV_THREADPOOL_SIZE = String(Math.min(4, Math.max(2, availableParallelism())));
 // V8 flags that take effect at run time (e.g. --heap-growing-percent=50: less memory, more GC CPU).

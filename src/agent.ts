@@ -465,9 +465,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
       this.#releaseRecords(batch.records);
       return;
     }
-    const { runChunks, runLengths } = batch;
-    for (let r = 0; r < runChunks.length; r++)
-      releaseChunk(runChunks[r] as LineChunk, this, runLengths[r] as number);
+    const { chunks, lengths } = batch.runs;
+    for (let r = 0; r < chunks.length; r++) releaseChunk(chunks[r] as LineChunk, this, lengths[r] as number);
     this.#memory.release(batchCost(batch.bytes, batch.count));
   }
 

@@ -313,7 +313,6 @@ class LineWriter implements LineValueWriter {
       this.#idHead,
       this.#tail,
       this.fixedBytes,
-      end - start + this.fixedBytes,
     );
     if (e >= 0) this.lastUnits = lineRecordValueBytes + jsonStringUnitsDelta + this.#unitsDelta;
     return e;

@@ -77,6 +77,13 @@ function loadWasmEscaper(): WasmEscaper | undefined {
 }
 
 const wasm = loadWasmEscaper();
+/** Bytes the WebAssembly module may write past the end of what it returns (its 16-byte stores). */
+const WASM_OVERRUN = 16;
+/**
+ * A record's framing around its key and value, at most: the length and value-length varints,
+ * attributes, timestamp and offset deltas, the key's length, the header count.
+ */
+const RECORD_FRAMING = 24;
 const arenaBuffer = wasm === undefined ? undefined : byteArena?.buffer;
 
 /** Whether the WebAssembly escaper is in use for buffers of the byte arena (tests, benchmarks). */
@@ -132,7 +139,7 @@ export function writeJsonString(
 ): number {
   useBuffers(src, dst);
   // Both in the arena, and room for the escaper's 16-byte stores past the end: in WebAssembly.
-  if (srcBase >= 0 && dstBase >= 0 && dst.length - p >= 6 * (end - start) + 18) {
+  if (srcBase >= 0 && dstBase >= 0 && dst.length - p >= jsonStringMaxBytes(end - start) + WASM_OVERRUN) {
     const w = wasm as WasmEscaper;
     const r = w.escape(srcBase + start, srcBase + end, dstBase + p);
     jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
@@ -220,7 +227,8 @@ function placePieces(
 ): boolean {
   if (mid !== lastMid || id !== lastId || tail !== lastTail || key !== lastKey) {
     const keyLength = key === null ? 0 : key.length;
-    // 16 bytes of room after the last piece: nothing reads past it, but a buffer's end is no place to test that.
+    // 16 bytes of room after the last piece: nothing reads past it, but a buffer's end is no place
+    // to test that.
     const size = PIECE_TABLE + HEAD_SLOT + mid.length + id.length + tail.length + keyLength + 16;
     if (piecesBuf === undefined || piecesBuf.length < size) {
       if (piecesBuf !== undefined) byteArena?.free(piecesBuf);
@@ -272,11 +280,11 @@ export let lineRecordValueBytes = 0;
  * Writes a bare line's whole Kafka record at `dst[p]` in WebAssembly, as RecordsEncoder.appendLine
  * writes it (length, attributes, timestamp delta 0, `offsetDelta`, `key` (null: none), the value
  * LineWriter writes: head, `src[start, end)` as a JSON string, `mid`, `offset` in decimal, `id`,
- * `offset` again, `tail`), no headers). `guess`: the value's length guessed from above. Returns the
- * position after it, with `lineRecordValueBytes` and `jsonStringUnitsDelta` (for the line's bytes)
- * set; or -1, having written nothing, when the buffers are not both in the byte arena or `dst` lacks
- * room for the worst case (`room`: the pieces' bytes, plus the key's, 24 for the framing and 16
- * the module may write past the end): the caller then writes it.
+ * `offset` again, `tail`), no headers). Returns the position after it, with `lineRecordValueBytes`
+ * and `jsonStringUnitsDelta` (for the line's bytes) set; or -1, having written nothing, when the
+ * buffers are not both in the byte arena or `dst` lacks room for the worst case (`room`: the value's
+ * bytes beside the line's, at their widest; plus the key, the framing and the module's overrun):
+ * the caller then writes it.
  */
 export function writeLineRecord(
   dst: Uint8Array,
@@ -292,15 +300,21 @@ export function writeLineRecord(
   id: Uint8Array,
   tail: Uint8Array,
   room: number,
-  guess: number,
 ): number {
   useBuffers(src, dst);
   const keyLength = key === null ? 0 : key.length;
-  if (srcBase < 0 || dstBase < 0 || dst.length - p < room + keyLength + 24 + 6 * (end - start) + 18)
+  const lineMax = jsonStringMaxBytes(end - start);
+  if (
+    srcBase < 0 ||
+    dstBase < 0 ||
+    dst.length - p < room + lineMax + keyLength + RECORD_FRAMING + WASM_OVERRUN
+  )
     return -1;
   if (!placePieces(head, mid, id, tail, key)) return -1;
   const w = wasm as WasmEscaper;
   const pieces = (piecesBuf as Buffer).byteOffset;
+  // The value's length guessed from above (the varints are placed for it, moved when it was wrong).
+  const guess = end - start + room;
   const r = w.record(dstBase + p, offsetDelta, srcBase + start, srcBase + end, offset, pieces, guess);
   jsonStringUnitsDelta = r < 0 ? w.unitsDelta(srcBase + start, srcBase + end) : 0;
   lineRecordValueBytes = piecesTable[10] as number;

@@ -297,19 +297,13 @@ export class PreparedBatch implements Batch {
   readonly topic: string;
   readonly bytes: number;
   readonly key: string | null;
-  readonly count: number;
   /** Settles when `payload` is there (a batch compressed off the event loop); never rejects. */
   readonly ready: Promise<void> | undefined;
   #parts: Buffer[] | undefined;
   #disposed = false;
   readonly codec: CodecName;
-  /**
-   * The records' chunks as runs: records come in file order, so consecutive ones mostly share a
-   * chunk; `runChunks[r]` is the chunk of the next `runLengths[r]` records (one entry per run, not
-   * per record: the line path's per-record arrays were a third of its allocation).
-   */
-  readonly runChunks: readonly LineChunk[];
-  readonly runLengths: readonly number[];
+  /** The records' chunks, one entry per run of records from the same chunk. */
+  readonly runs: ChunkRuns;
   /** Bytes of the largest record in `section`, its framing included (for the size check). */
   readonly largestRecord: number;
   #records: OutRecord[] | undefined;
@@ -327,9 +321,7 @@ export class PreparedBatch implements Batch {
     this.topic = topic;
     this.bytes = bytes;
     this.key = key;
-    this.count = runs.count;
-    this.runChunks = runs.chunks;
-    this.runLengths = runs.lengths;
+    this.runs = runs;
     if (payload instanceof Promise) {
       this.ready = payload.then((parts) => {
         this.#parts = parts;
@@ -393,26 +385,30 @@ export class PreparedBatch implements Batch {
     return decompress(this.payload);
   }
 
+  get count(): number {
+    return this.runs.count;
+  }
+
   /** `records[i].chunk` for every record (an array per record: for the rare paths and tests). */
   get chunks(): LineChunk[] {
-    const out: LineChunk[] = [];
-    for (let r = 0; r < this.runChunks.length; r++)
-      for (let k = 0; k < (this.runLengths[r] as number); k++) out.push(this.runChunks[r] as LineChunk);
-    return out;
+    return this.runs.perRecord();
   }
 
   get records(): readonly OutRecord[] {
-    if (this.#records === undefined) {
-      const chunks = this.chunks;
-      this.#records = decodeRecordValues(this.section, this.count).map((value, i) => ({
-        topic: this.topic,
-        key: this.key,
-        value,
-        chunk: chunks[i] as LineChunk,
-      }));
-    }
+    this.#records ??= outRecords(
+      this.topic,
+      this.key,
+      decodeRecordValues(this.section, this.count),
+      this.runs,
+    );
     return this.#records;
   }
+}
+
+/** The records of decoded `values`, each with its chunk from `runs`. */
+function outRecords(topic: string, key: string | null, values: string[], runs: ChunkRuns): OutRecord[] {
+  const chunks = runs.perRecord();
+  return values.map((value, i) => ({ topic, key, value, chunk: chunks[i] as LineChunk }));
 }
 
 /** The values of a records section written by RecordsEncoder (no headers), in order. */
@@ -485,11 +481,23 @@ export class EncoderPool {
   }
 }
 
-/** The chunks of a batch's records, one entry per run of records from the same chunk. */
+/**
+ * The chunks of a batch's records as runs: records come in file order, so consecutive ones mostly
+ * share a chunk; `chunks[r]` is the chunk of the next `lengths[r]` records (one entry per run, not
+ * per record: the line path's per-record arrays were a third of its allocation).
+ */
 export class ChunkRuns {
   readonly chunks: LineChunk[] = [];
   readonly lengths: number[] = [];
   count = 0;
+
+  /** The chunk of every record, in order. */
+  perRecord(): LineChunk[] {
+    const out: LineChunk[] = [];
+    for (let r = 0; r < this.chunks.length; r++)
+      for (let k = 0; k < (this.lengths[r] as number); k++) out.push(this.chunks[r] as LineChunk);
+    return out;
+  }
 
   add(chunk: LineChunk): void {
     const last = this.chunks.length - 1;
@@ -636,17 +644,7 @@ export class EncodingBuilder implements BatchBuilder {
     const runs = this.#chunks;
     const values = decodeRecordValues((this.#encoder as RecordsEncoder).view(), runs.count);
     this.#giveBack();
-    const records: OutRecord[] = [];
-    let i = 0;
-    for (let r = 0; r < runs.chunks.length; r++)
-      for (let k = 0; k < (runs.lengths[r] as number); k++)
-        records.push({
-          topic: this.#topic,
-          key: this.#key,
-          value: values[i++] as string,
-          chunk: runs.chunks[r] as LineChunk,
-        });
-    this.#records = records;
-    return records;
+    this.#records = outRecords(this.#topic, this.#key, values, runs);
+    return this.#records;
   }
 }

@@ -63,7 +63,7 @@ class CollectingPort implements ProducerPort {
   async send(batch: Batch): Promise<void> {
     if (batch instanceof PreparedBatch) {
       this.prepared++;
-      for (const chunk of batch.runChunks) this.chunks.add(chunk);
+      for (const chunk of batch.runs.chunks) this.chunks.add(chunk);
     }
     for (const r of batch.records) this.sent.push({ topic: r.topic, key: r.key, value: r.value });
   }

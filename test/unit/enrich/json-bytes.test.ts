@@ -165,7 +165,7 @@ test('writeLineRecord writes head, line, mid, offset, id, offset, tail in the ar
       bytes.copy(src, 3);
       const dst = arena.alloc(room + 6 * bytes.length + 24 + 18 + 5).fill(0xaa);
       const write = (to: Buffer, at: number) =>
-        writeLineRecord(to, at, 0, null, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room, 0);
+        writeLineRecord(to, at, 0, null, src, 3, 3 + bytes.length, offset, head, mid, id, tail, room);
       const end = write(dst, 5);
       const expected = `${head}${JSON.stringify(line)}${mid}${offset}${id}${offset}${tail}`;
       assert.equal(recordValue(dst, end), expected);
@@ -198,7 +198,7 @@ test('writeLineRecord follows the pieces when they change (another file, another
   for (const set of [a, b, c, a, long, a]) {
     const [h, m, i, t] = set as [Buffer, Buffer, Buffer, Buffer];
     const room = h.length + m.length + i.length + t.length + 32;
-    const end = writeLineRecord(dst, 0, 0, null, src, 0, 4, 42, h, m, i, t, room, 0);
+    const end = writeLineRecord(dst, 0, 0, null, src, 0, 4, 42, h, m, i, t, room);
     assert.equal(recordValue(dst, end), `${h}"line"${m}42${i}42${t}`);
   }
   arena.free(src);
@@ -233,19 +233,29 @@ test('writeLineRecord frames the record as RecordsEncoder does, whatever the gue
   const mid = Buffer.from(',"o":');
   const id = Buffer.from(',"id":"f-');
   const tail = Buffer.from('"}');
-  const room = head.length + mid.length + id.length + tail.length + 80;
-  // Values around the varint widths' edges (64 and 8192 bytes), lines with escapes, both keys.
-  const lines = ['', 'x'.repeat(40), 'x'.repeat(41), 'y'.repeat(8160), 'q"\\\t'.repeat(30), 'ünï 🙂'];
+  const pieces = head.length + mid.length + id.length + tail.length + 80;
+  // Values around the varint widths' edges (64 and 8192 bytes), lines with escapes, both keys; a
+  // line whose escapes widen its value past the guess (from the unescaped length), and a room far
+  // above the need, which narrows it.
+  const lines = [
+    '',
+    'x'.repeat(40),
+    'x'.repeat(41),
+    'y'.repeat(8160),
+    'q"\\\t'.repeat(30),
+    'ünï 🙂',
+    '\u0001'.repeat(8000),
+  ];
   for (const line of lines)
     for (const key of [null, Buffer.from('host-1'), Buffer.from('k'.repeat(200))])
       for (const delta of [0, 63, 64, 70_000])
-        for (const guessOff of [-100_000, 0, 100_000]) {
+        for (const extra of [0, 100_000]) {
+          const room = pieces + extra;
           const bytes = Buffer.from(line);
           const src = arena.alloc(bytes.length + 16);
           bytes.copy(src);
           const dst = arena.alloc(room + 6 * bytes.length + 300 + 64).fill(0xaa);
           const value = Buffer.from(`${head}${JSON.stringify(line)}${mid}123${id}123${tail}`);
-          const guess = Math.max(0, value.length + guessOff);
           const end = writeLineRecord(
             dst,
             3,
@@ -260,13 +270,12 @@ test('writeLineRecord frames the record as RecordsEncoder does, whatever the gue
             id,
             tail,
             room,
-            guess,
           );
           assert.ok(end > 0, 'written in the arena');
           assert.deepEqual(
             dst.subarray(3, end),
             referenceRecord(delta, key, value),
-            `${line.slice(0, 10)} ${guessOff}`,
+            `${line.slice(0, 10)} ${extra}`,
           );
           assert.equal(lineRecordValueBytes, value.length);
           assert.equal(dst[2], 0xaa, 'nothing before the position');
