@@ -315,6 +315,7 @@ export class Spool {
           if (p.taken || p.settled) return;
           const i = this.pending.indexOf(p);
           if (i >= 0) this.pending.splice(i, 1);
+          if (this.stats.blockedAppends > 0) this.stats.blockedAppends = this.pending.length;
           this.settle(
             p,
             new SpoolFullError(
@@ -327,6 +328,8 @@ export class Spool {
         p.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       this.pending.push(p);
+      // While the writer waits for space, every append queued behind it waits too.
+      if (this.stats.blockedAppends > 0) this.stats.blockedAppends = this.pending.length;
       this.startWriter();
     });
   }

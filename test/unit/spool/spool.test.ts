@@ -201,17 +201,21 @@ test('block: an aborted wait rejects with SpoolFullError and writes nothing', as
   const { dir, cleanup } = await tempDir();
   t.after(cleanup);
   const spool = await openSpool(dir, { maxBytes: 2000, segmentBytes: 1000 });
-  let n = 0;
-  for (; n < 6; n++) await spool.append(batch(n));
+  // Fill until an append really waits (six batches still left room for a seventh: the test used
+  // to abort while that one was rolling a segment, and failed when the roll was quick).
+  const { waiting, seq } = await fillUntilBlocked(spool);
   const ac = new AbortController();
   const p = spool.append(batch(100), { signal: ac.signal });
   await settle();
+  assert.equal(spool.stats.blockedAppends, 2, 'both appends wait for space');
   ac.abort();
+  assert.equal(spool.stats.blockedAppends, 1, 'the aborted append no longer waits');
   await assert.rejects(
     p,
     (err: unknown) => err instanceof SpoolFullError && err.code === 'LOGFERRY_ERR_SPOOL_FULL',
   );
-  assert.deepEqual(await drain(spool), range(0, 6));
+  assert.deepEqual(await drain(spool), range(0, seq + 1), 'the aborted batch was never written');
+  await waiting;
   await spool.close();
 });
 
