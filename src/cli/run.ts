@@ -1,6 +1,7 @@
 import { type Stats, unwatchFile, watchFile } from 'node:fs';
 import { flushCompileCache } from 'node:module';
 import { Agent } from '../agent.ts';
+import { DataDirLock } from '../checkpoint/data-dir-lock.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ExitCode } from '../model/errors.ts';
@@ -17,6 +18,7 @@ export interface RunOptions {
 }
 
 const WATCH_INTERVAL_MS = 500;
+const LOCK_WAIT_MARGIN_MS = 5_000;
 
 /**
  * The young generation is sized for how the config's lines travel, and V8 reads the size only at
@@ -71,6 +73,12 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   setYoungGeneration(config, opts.dryRun);
   const log = createLogger(config.log.level);
   routeProcessWarnings(log);
+  // One agent per data_dir. An agent still stopping (a rolling update) gets its shutdown timeout
+  // and a little more to let go.
+  const lock = await DataDirLock.acquire(config.data_dir, {
+    waitMs: config.shutdown.timeout_ms + LOCK_WAIT_MARGIN_MS,
+    log,
+  });
   const agent = new Agent(config, { log, dryRun: opts.dryRun, version: VERSION });
   // Listening before start: a signal during start stops the agent once it has started.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
@@ -108,6 +116,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   process.once('SIGINT', again);
   await reloads;
   await agent.stop(config.shutdown.timeout_ms);
+  await lock.release();
   log.flush();
   return ExitCode.ok;
 }

@@ -52,7 +52,8 @@ export const ConfigSchema = Type.Object(
     data_dir: Type.String({
       minLength: 1,
       default: './data',
-      description: 'Directory for checkpoints and the spool; must be writable and survive restarts.',
+      description:
+        'Directory for checkpoints and the spool; must be writable and survive restarts. One agent per data_dir: a second one waits shutdown.timeout_ms + 5 s for the first to stop, then exits 9.',
     }),
     sources: Type.Array(SourceSchema, { minItems: 1, description: 'What to read.' }),
     tail: withDefault(TailSettingsSchema),

@@ -19,6 +19,7 @@ export const ExitCode = {
   topic: 6,
   io: 7,
   spool: 8,
+  dataDirLocked: 9,
 } as const;
 
 export class ConfigError extends LogferryError {
@@ -80,6 +81,23 @@ export class CheckpointCorruptError extends LogferryError {
 /** Writing the checkpoint file failed (disk full, permissions on data_dir); positions stay in memory and the write is retried. */
 export class CheckpointWriteError extends LogferryError {
   override readonly code = 'LOGFERRY_ERR_CHECKPOINT_WRITE';
+  override readonly exitCode = ExitCode.io;
+}
+
+/** Another agent holds the data_dir lock (checkpoint/data-dir-lock.ts) and did not let go in time. */
+export class DataDirLockedError extends LogferryError {
+  override readonly code = 'LOGFERRY_ERR_DATA_DIR_LOCKED';
+  override readonly exitCode = ExitCode.dataDirLocked;
+  constructor(dataDir: string, holder: string) {
+    super(
+      `data_dir ${dataDir} is in use by another logferry agent (${holder}): stop that agent, or give each agent its own data_dir`,
+    );
+  }
+}
+
+/** The data_dir lock's socket cannot be made (permissions, a read-only or network filesystem). */
+export class DataDirLockIoError extends LogferryError {
+  override readonly code = 'LOGFERRY_ERR_DATA_DIR_LOCK_IO';
   override readonly exitCode = ExitCode.io;
 }
 

@@ -189,3 +189,33 @@ test('an unreadable include file is logged and the other files are still read', 
   const [code] = (await exited) as [number | null];
   assert.equal(code, 0, err);
 });
+
+test('a second agent on the same data_dir waits, then exits 9 with one line; once the first stops, one can start', async () => {
+  const dir = join(root, 'locked');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  // shutdown.timeout_ms 1000: the second agent waits for it plus 5 s before giving up.
+  const file = config(dir);
+  const first = startAgent(['run', '--config', file]);
+  try {
+    await waitFor(() => first.stderr().includes('agent starting'), 15_000, 'the first agent to start');
+    const t0 = Date.now();
+    const second = await runCli(['run', '--config', file]);
+    assert.equal(second.code, 9, second.stderr);
+    assert.ok(Date.now() - t0 >= 5_000, 'it waited for the first agent to let go');
+    assert.match(second.stderr, /in use by another logferry agent: waiting/);
+    const last = second.stderr.trim().split('\n').at(-1) as string;
+    assert.match(last, /data_dir .*\/data is in use by another logferry agent \(\{"pid":\d+/);
+    assert.match(last, /give each agent its own data_dir/);
+    assert.equal(first.child.exitCode, null, 'the first agent runs on');
+    assert.equal(await first.stop(), 0, first.stderr());
+    const third = startAgent(['run', '--config', file]);
+    await waitFor(
+      () => third.stderr().includes('agent starting'),
+      15_000,
+      'an agent after the first stopped',
+    );
+    assert.equal(await third.stop(), 0, third.stderr());
+  } finally {
+    await first.stop();
+  }
+});
