@@ -29,7 +29,8 @@ async function main(argv: string[]): Promise<number> {
           .option('dry-run', {
             type: 'boolean',
             default: false,
-            describe: 'Write the records as NDJSON to stdout instead of Kafka',
+            describe:
+              'Write the records as NDJSON to stdout instead of Kafka, from fresh state (a temporary data_dir: the checkpoints in data_dir are neither read nor moved)',
           })
           .option('watch-config', {
             type: 'boolean',

@@ -1,5 +1,7 @@
-import { type Stats, unwatchFile, watchFile } from 'node:fs';
+import { mkdtempSync, rmSync, type Stats, unwatchFile, watchFile } from 'node:fs';
 import { flushCompileCache } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Agent } from '../agent.ts';
 import { DataDirLock } from '../checkpoint/data-dir-lock.ts';
 import { loadConfig } from '../config/load.ts';
@@ -68,17 +70,25 @@ export function linesTravelAsBytes(config: Config): boolean {
  * (Agent.reload), log.level too; other changed keys are logged as needing a restart.
  */
 export async function runCommand(opts: RunOptions): Promise<number> {
-  const config = loadConfig(opts.config);
-  validateStages(config);
-  setYoungGeneration(config, opts.dryRun);
+  const loaded = loadConfig(opts.config);
+  validateStages(loaded);
+  setYoungGeneration(loaded, opts.dryRun);
+  // A dry run starts from fresh state in a directory of its own, removed at the end: it neither
+  // reads nor moves the checkpoints of an agent running with the same config, so it needs no lock.
+  const dryDir = opts.dryRun ? mkdtempSync(path.join(tmpdir(), 'logferry-dry-run-')) : undefined;
+  const forRun = (c: Config): Config => (dryDir === undefined ? c : { ...c, data_dir: dryDir });
+  const config = forRun(loaded);
   const log = createLogger(config.log.level);
   routeProcessWarnings(log);
   // One agent per data_dir. An agent still stopping (a rolling update) gets its shutdown timeout
   // and a little more to let go.
-  const lock = await DataDirLock.acquire(config.data_dir, {
-    waitMs: config.shutdown.timeout_ms + LOCK_WAIT_MARGIN_MS,
-    log,
-  });
+  const lock =
+    dryDir === undefined
+      ? await DataDirLock.acquire(config.data_dir, {
+          waitMs: config.shutdown.timeout_ms + LOCK_WAIT_MARGIN_MS,
+          log,
+        })
+      : undefined;
   const agent = new Agent(config, { log, dryRun: opts.dryRun, version: VERSION });
   // Listening before start: a signal during start stops the agent once it has started.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
@@ -89,7 +99,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   // Reloads run one at a time, after the start.
   let reloads: Promise<void> = started.catch(() => undefined);
   const reload = (trigger: string) => {
-    reloads = reloads.then(() => reloadConfig(agent, opts.config, log, trigger));
+    reloads = reloads.then(() => reloadConfig(agent, opts.config, log, trigger, forRun));
   };
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
@@ -116,15 +126,22 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   process.once('SIGINT', again);
   await reloads;
   await agent.stop(config.shutdown.timeout_ms);
-  await lock.release();
+  await lock?.release();
+  if (dryDir !== undefined) rmSync(dryDir, { recursive: true, force: true });
   log.flush();
   return ExitCode.ok;
 }
 
-async function reloadConfig(agent: Agent, file: string, log: Logger, trigger: string): Promise<void> {
+async function reloadConfig(
+  agent: Agent,
+  file: string,
+  log: Logger,
+  trigger: string,
+  forRun: (c: Config) => Config,
+): Promise<void> {
   let next: Readonly<Config>;
   try {
-    next = loadConfig(file);
+    next = forRun(loadConfig(file));
     validateStages(next);
   } catch (err) {
     const e = err as Error & { code?: string };
