@@ -31,8 +31,6 @@ export interface LockOptions {
   /** How long to wait for another agent to let go before giving up; 0: give up at once. */
   waitMs: number;
   log: Logger;
-  /** Identifies the holder to an agent that finds the lock taken. */
-  holder?: string;
 }
 
 type Probe = { alive: true; holder: string } | { alive: false };
@@ -61,8 +59,8 @@ export class DataDirLock {
       );
       return new DataDirLock(undefined, socketPath);
     }
-    const holder =
-      opts.holder ?? JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+    // What an agent that finds the lock taken is told of its holder.
+    const holder = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
     const deadline = Date.now() + opts.waitMs;
     let warned = false;
     for (;;) {
