@@ -218,7 +218,7 @@ export class Metrics {
     );
     this.#retries = counter({
       name: 'logferry_sink_retries_total',
-      help: 'Send retries, by error class.',
+      help: 'Failed sends, by error class: each was retried, split in two (message_too_large), or given up (its records then in logferry_sink_records_failed_total).',
       labelNames: ['reason'],
     });
     this.#dropped = counter({
