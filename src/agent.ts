@@ -41,6 +41,7 @@ import { createDecoder, type Decoder } from './parse/decoder.ts';
 import type { ClassifiedError } from './sink/classify.ts';
 import { compressionStats } from './sink/codecs/index.ts';
 import { createProducer } from './sink/create-producer.ts';
+import { recordOrigin } from './sink/dead-letter.ts';
 import { type Batch, type ProducerPort, recordCount } from './sink/producer-port.ts';
 import { PreparedBatch } from './sink/record-batch.ts';
 import { StdoutProducer } from './sink/stdout-producer.ts';
@@ -620,8 +621,10 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
         reason: error.reason,
         topic: batch.topic,
         records: records.length,
-        first: { path: first.chunk.path, offset: first.chunk.offsets[0] },
-        last: { path: last.chunk.path },
+        // Each record's own file and offset (read back from its value: this runs for rejected
+        // records only), so that the line can be found; a chunk's first offset is another line's.
+        first: recordOrigin(first),
+        last: recordOrigin(last),
       },
       `records dropped: ${error.error.message}`,
     );

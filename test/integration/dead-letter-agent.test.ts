@@ -76,3 +76,53 @@ test('a record over max_message_bytes goes to the dead-letter topic with its ori
     assert.equal(await agent.stop(), 0, agent.stderr().slice(-2000));
   }
 });
+
+test('without a dead-letter topic, the record over max_message_bytes is logged with its own file and offset', async () => {
+  const bootstrap = await testBroker();
+  const topic = uniqueTopic('dlq-none');
+  await createTopic(bootstrap, topic, { partitions: 1 });
+  const base = join(dir, 'no-dlq');
+  mkdirSync(join(base, 'logs'), { recursive: true });
+  const lines = ['first', 'second', `big ${'y'.repeat(6000)}`, 'fourth'];
+  const file = join(base, 'logs', 'app.log');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const config = join(base, 'c.yaml');
+  writeFileSync(
+    config,
+    [
+      `data_dir: ${join(base, 'data')}`,
+      'sources:',
+      '  - name: app',
+      `    include: ["${base}/logs/*.log"]`,
+      'sink:',
+      '  kafka:',
+      `    brokers: ["${bootstrap}"]`,
+      `    topic: ${topic}`,
+      '    max_message_bytes: 4096',
+    ].join('\n'),
+  );
+  const agent = startAgent(['run', '--config', config]);
+  try {
+    const delivered = await consumeAll({ bootstrap, topic, expected: 3, timeoutMs: 60_000 });
+    assert.equal(delivered.length, 3);
+    const dropped = () =>
+      agent
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('records dropped'));
+    await waitFor(() => dropped().length > 0, 20_000, 'the log line of the dropped record');
+    const line = JSON.parse(dropped()[0] as string) as {
+      reason: string;
+      records: number;
+      first: { path: string; offset: number };
+      last: { path: string; offset: number };
+    };
+    assert.equal(line.reason, 'message_too_large');
+    assert.equal(line.records, 1);
+    // The big line's own offset, not that of the first line of the chunk it was read in.
+    assert.deepEqual(line.first, { path: file, offset: Buffer.byteLength('first\nsecond\n') });
+    assert.deepEqual(line.last, line.first);
+  } finally {
+    assert.equal(await agent.stop(), 0, agent.stderr().slice(-2000));
+  }
+});
