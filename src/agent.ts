@@ -615,6 +615,7 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
     this.stats.records_rejected += records.length;
     this.#topicTotals(batch.topic).records_failed += records.length;
     this.#dropped[error.reason] = (this.#dropped[error.reason] ?? 0) + records.length;
+    const firstOrigin = recordOrigin(first);
     this.#log.error(
       {
         code: error.error.code,
@@ -623,8 +624,8 @@ export class Agent implements ChunkSink, ChunkAcknowledger {
         records: records.length,
         // Each record's own file and offset (read back from its value: this runs for rejected
         // records only), so that the line can be found; a chunk's first offset is another line's.
-        first: recordOrigin(first),
-        last: recordOrigin(last),
+        first: firstOrigin,
+        last: records.length === 1 ? firstOrigin : recordOrigin(last),
       },
       `records dropped: ${error.error.message}`,
     );

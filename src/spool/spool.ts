@@ -186,7 +186,7 @@ export class Spool {
     droppedRecordsCorrupt: 0,
     /** The state file was unreadable and reading restarted at the oldest segment. */
     stateResets: 0,
-    /** Appends currently waiting for space (block) and times an append had to wait. */
+    /** Appends currently waiting for space (block; derived, see the constructor) and times an append had to wait. */
     blockedAppends: 0,
     blockedTotal: 0,
     /** 1 while appends wait on ENOSPC, and how many times it happened. */
@@ -219,6 +219,8 @@ export class Spool {
   private readonly pending: PendingAppend[] = [];
   private writerRunning: Promise<void> | undefined;
   private wakeWriter: (() => void) | undefined;
+  /** The writer waits for space (block): every pending append waits with it. */
+  private waitingForSpace = false;
   private dataWaiters: (() => void)[] = [];
   private readChain: Promise<unknown> = Promise.resolve();
   private readonly readers = new Map<number, BlockReader>();
@@ -232,6 +234,11 @@ export class Spool {
   private loggedBlocked = false;
 
   private constructor(options: SpoolOptions) {
+    // Derived, so that it follows appends queued or aborted while the writer waits.
+    Object.defineProperty(this.stats, 'blockedAppends', {
+      enumerable: true,
+      get: () => (this.waitingForSpace ? this.pending.length : 0),
+    });
     this.spoolDir = join(options.dir, 'spool');
     this.quarantineDir = join(this.spoolDir, 'quarantine');
     this.maxBytes = options.maxBytes;
@@ -315,7 +322,6 @@ export class Spool {
           if (p.taken || p.settled) return;
           const i = this.pending.indexOf(p);
           if (i >= 0) this.pending.splice(i, 1);
-          if (this.stats.blockedAppends > 0) this.stats.blockedAppends = this.pending.length;
           this.settle(
             p,
             new SpoolFullError(
@@ -328,8 +334,6 @@ export class Spool {
         p.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       this.pending.push(p);
-      // While the writer waits for space, every append queued behind it waits too.
-      if (this.stats.blockedAppends > 0) this.stats.blockedAppends = this.pending.length;
       this.startWriter();
     });
   }
@@ -616,7 +620,7 @@ export class Spool {
   }
 
   private async waitForSpace(): Promise<void> {
-    this.stats.blockedAppends = this.pending.length;
+    this.waitingForSpace = true;
     this.stats.blockedTotal++;
     if (!this.loggedBlocked) {
       this.loggedBlocked = true;
@@ -629,7 +633,7 @@ export class Spool {
       this.wakeWriter = resolve;
     });
     this.wakeWriter = undefined;
-    this.stats.blockedAppends = 0;
+    this.waitingForSpace = false;
   }
 
   private async onDiskFull(err: unknown): Promise<void> {
